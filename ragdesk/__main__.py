@@ -1,0 +1,3 @@
+from ragdesk.cli import main
+
+main()

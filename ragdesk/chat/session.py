@@ -1,0 +1,243 @@
+"""ChatSession: one question in, one cited answer out, in any knowledge mode.
+
+The session owns the choices a user makes in the mode switch (model, adapter,
+mode, collection) and drives the Engine, the KnowledgeStore and the
+conversation log. Switching mode never reloads the model: the Engine applies,
+re-scales or removes the adapter on the live context.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ragdesk.chat import budget, citations
+from ragdesk.chat.conversations import ConversationStore
+from ragdesk.chat.modes import ModeError, get_mode
+from ragdesk.chat.prompts import SOURCE_CLOSE, SOURCE_OPEN, Turn
+from ragdesk.records import Hit
+from ragdesk.settings import Settings
+
+
+@dataclass
+class Answer:
+    """An answer with everything needed to show, cite, store and compare it."""
+
+    question: str
+    text: str
+    mode: str
+    model: str
+    adapter: str | None
+    collection: str | None
+    retrieved: list[Hit] = field(default_factory=list)
+    cited: list[tuple[int, Hit]] = field(default_factory=list)
+    relevant: bool = False
+    stats: dict = field(default_factory=dict)
+    conversation_id: int | None = None
+    message_id: int | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "mode": self.mode,
+            "model": self.model,
+            "adapter": self.adapter,
+            "collection": self.collection,
+            "relevant_sources": self.relevant,
+            "retrieved": [h.to_json() for h in self.retrieved],
+            "cited": [{**h.to_json(), "n": n} for n, h in self.cited],
+            "stats": self.stats,
+            "conversation_id": self.conversation_id,
+            "message_id": self.message_id,
+        }
+
+
+class ChatSession:
+    """Asks questions of a local model with retrieval and/or a LoRA adapter."""
+
+    def __init__(self, store, *, engine=None, registry=None, settings: Settings | None = None) -> None:
+        from ragdesk.llm.engine import Engine
+        from ragdesk.llm.registry import ModelRegistry
+
+        self.store = store
+        self.settings = settings or store.settings
+        self.engine = engine or Engine(
+            n_ctx=self.settings.n_ctx,
+            n_threads=self.settings.n_threads,
+            n_gpu_layers=self.settings.n_gpu_layers,
+        )
+        self.registry = registry or ModelRegistry(store.conn)
+        self.conversations = ConversationStore(store.conn)
+        self.mode = "rag"
+        self.collection: str | None = None
+        self.model_name: str | None = None
+        self.adapter_name: str | None = None
+        self.adapter_path: Path | None = None
+        self.adapter_scale = 1.0
+
+    # -- choices -----------------------------------------------------------
+
+    def load_model(self, name_or_path: str | None = None):
+        """Load a model (registry name, GGUF path, or the default); no-op if already loaded."""
+        entry = self.registry.resolve(name_or_path or self.settings.model)
+        if not (self.engine.loaded and self.engine.info and Path(self.engine.info.path) == Path(entry.path)):
+            self.engine.load(entry.path)
+        self.model_name = entry.name
+        return self.engine.info
+
+    def choose_adapter(self, name_or_path: str | None, scale: float = 1.0) -> None:
+        """Pick the LoRA adapter the lora and hybrid modes use (None: no adapter)."""
+        if name_or_path is None:
+            self.adapter_name = self.adapter_path = None
+            return
+        entry = self.registry.resolve(name_or_path, kind="adapter")
+        self.adapter_name, self.adapter_path, self.adapter_scale = entry.name, Path(entry.path), scale
+
+    def unavailable_reason(self, mode: str) -> str | None:
+        """Why ``mode`` can't run with the current choices, or None if it can."""
+        spec = get_mode(mode)
+        if spec.adapter and self.adapter_path is None:
+            return "choose a LoRA adapter first"
+        if spec.retrieval:
+            try:
+                if self.store.chunk_count(self.collection) == 0:
+                    return "the collection is empty: add documents first"
+            except Exception as exc:  # noqa: BLE001 - any store problem disables retrieval
+                return str(exc)
+        return None
+
+    # -- asking ------------------------------------------------------------
+
+    def _apply_adapter(self, use_adapter: bool) -> None:
+        if use_adapter:
+            if self.adapter_path is None:
+                raise ModeError("this mode needs a LoRA adapter: choose one (--lora NAME)")
+            self.engine.set_adapter(self.adapter_path, self.adapter_scale)
+        else:
+            self.engine.set_adapter(None)
+
+    def _render(self, messages: list[dict], retrieval: bool):
+        # Small base models tend to continue the pattern with another fenced source.
+        extra = (SOURCE_OPEN, "\n" + SOURCE_CLOSE) if retrieval else ()
+        return self.engine.render_chat(messages, extra_stop=extra)
+
+    def _history(self, conversation_id: int | None) -> list[Turn]:
+        if conversation_id is None:
+            return []
+        turns, pending = [], None
+        for m in self.conversations.messages(conversation_id):
+            if m.role == "user":
+                pending = m.content
+            elif m.role == "assistant" and pending is not None:
+                turns.append(Turn(pending, m.content))
+                pending = None
+        return turns
+
+    def ask(
+        self,
+        question: str,
+        *,
+        mode: str | None = None,
+        collection: str | None = None,
+        conversation_id: int | None = None,
+        on_token: Callable[[str], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        k: int | None = None,
+        persist: bool = True,
+    ) -> Answer:
+        """Answer ``question``; streams pieces to ``on_token`` and records both messages."""
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty")
+        spec = get_mode(mode or self.mode)
+        collection = collection or self.collection or self.settings.default_collection
+        if not self.engine.loaded:
+            self.load_model()
+        self._apply_adapter(spec.adapter)
+
+        if persist and conversation_id is None:
+            conversation_id = self.conversations.create(question[:60]).id
+        history = self._history(conversation_id)
+        if persist:
+            self.conversations.add_message(conversation_id, "user", question, mode=spec.name, collection=collection)
+
+        t0 = time.perf_counter()
+        sources: list[Hit] | None = None
+        relevant = False
+        if spec.retrieval:
+            hits = self.store.search(question, collection, k=k or self.settings.top_k, mode="hybrid")
+            threshold = self.settings.relevance_threshold
+            sources = [h for h in hits if h.similarity is None or h.similarity >= threshold]
+            relevant = bool(sources)
+        retrieval_ms = (time.perf_counter() - t0) * 1000
+
+        max_tokens = max_tokens or self.settings.max_tokens
+        n_ctx = self.engine.n_ctx
+        specials = tuple(getattr(self.engine, "special_tokens", ()) or ())
+        fitted = budget.fit(
+            question,
+            history=history,
+            sources=sources,
+            n_ctx=n_ctx,
+            reserve=min(max_tokens, n_ctx // 4),
+            # prompt_tokens counts exactly what will be evaluated (BOS included).
+            measure=lambda msgs: len(self.engine.prompt_tokens(self._render(msgs, spec.retrieval))),
+            count=self.engine.count_tokens,
+            specials=specials,
+        )
+        given = fitted.sources or []
+        prompt = self._render(fitted.messages, spec.retrieval)
+        pieces: list[str] = []
+        for piece in self.engine.stream(
+            prompt,
+            max_tokens=min(max_tokens, n_ctx - fitted.prompt_tokens),
+            temperature=self.settings.temperature if temperature is None else temperature,
+            cancel=cancel,
+        ):
+            pieces.append(piece)
+            if on_token:
+                on_token(piece)
+        raw = "".join(pieces).strip()
+        text = citations.clean_citations(raw, len(given)) if sources is not None else raw
+        # The cited chunks are reported in full even if the prompt held a truncated copy.
+        originals = {h.chunk_id: h for h in (sources or [])}
+        cited = [
+            (n, originals.get(given[n - 1].chunk_id, given[n - 1]))
+            for n in citations.cited_numbers(text, len(given))
+        ]
+        stats = {"retrieval_ms": round(retrieval_ms, 2), **asdict(self.engine.last_stats)}
+        stats.update(
+            dropped_turns=fitted.dropped_turns, dropped_sources=fitted.dropped_sources, truncated=fitted.truncated
+        )
+        answer = Answer(
+            question=question,
+            text=text,
+            mode=spec.name,
+            model=self.model_name or Path(self.engine.info.path).name,
+            adapter=self.adapter_name if spec.adapter else None,
+            collection=collection if spec.retrieval else None,
+            retrieved=[originals.get(h.chunk_id, h) for h in given],
+            cited=cited,
+            relevant=relevant,
+            stats=stats,
+            conversation_id=conversation_id,
+        )
+        if persist:
+            answer.message_id = self.conversations.add_message(
+                conversation_id,
+                "assistant",
+                text,
+                mode=answer.mode,
+                model=answer.model,
+                adapter=answer.adapter,
+                collection=answer.collection,
+                retrieved=answer.retrieved,
+                cited=answer.cited,
+                stats=stats,
+            )
+        return answer

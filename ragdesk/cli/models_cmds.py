@@ -1,0 +1,184 @@
+"""``ragdesk models``: list, pull, add and remove GGUF models and LoRA adapters."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ragdesk.cli.root import cli, emit_json, fail
+
+
+def _registry():
+    from ragdesk import db, paths
+    from ragdesk.llm.registry import ModelRegistry
+
+    try:
+        return ModelRegistry(db.connect(paths.db_path()))
+    except db.DatabaseError as exc:
+        fail(str(exc))
+
+
+def _size(n: int | None, approx: bool = False) -> str:
+    if not n:
+        return "-"
+    text = f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+    return "~" + text if approx else text
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    # Not a terminal (a pipe, a test): a wide virtual page, so names and paths are never cut.
+    return Console(stderr=stderr, width=None if stream.isatty() else 200, highlight=False)
+
+
+@cli.group()
+def models() -> None:
+    """Manage GGUF models and LoRA adapters: list, pull, add, rm."""
+
+
+def listing(registry, kind: str | None = None) -> list[dict]:
+    """Installed entries, then catalogue models not downloaded yet (``status`` "available")."""
+    from ragdesk.llm import catalogue
+
+    rows = []
+    for entry in registry.list(kind):
+        row = entry.to_json()
+        row["status"] = "installed" if entry.exists or entry.builtin else "missing"
+        rows.append(row)
+    if kind in (None, "model"):
+        for item in catalogue.not_downloaded(row["source"] for row in rows):
+            rows.append({
+                "name": item.name, "kind": "model", "path": None, "base_model": None, "architecture": None,
+                "size": item.approx_size, "size_approx": True, "sha256": None, "source": item.source,
+                "license": item.license, "builtin": False, "default": False, "exists": False,
+                "status": "available", "repo_id": item.repo_id, "filename": item.filename,
+                "context_length": item.context_length, "params": item.params, "description": item.description,
+            })
+    return rows
+
+
+@models.command("list")
+@click.option("--kind", type=click.Choice(["model", "adapter"]), help="Only models or only adapters.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_cmd(kind: str | None, as_json: bool) -> None:
+    """Installed models and adapters, and catalogue models available to pull."""
+    from rich.table import Table
+
+    rows = listing(_registry(), kind)
+    if as_json:
+        emit_json(rows)
+        return
+    console = _console()
+    installed = [r for r in rows if r["status"] != "available"]
+    table = Table(title="Installed", title_justify="left")
+    for column in ("Name", "Kind", "Size", "Architecture", "Licence", "Source", "Path"):
+        table.add_column(column, overflow="fold", no_wrap=column == "Name")
+    for r in installed:
+        flags = " (default)" if r["default"] else ""
+        flags += " [built-in]" if r["builtin"] else ""
+        flags += " [file missing]" if r["status"] == "missing" else ""
+        table.add_row(r["name"] + flags, r["kind"], _size(r["size"]), r["architecture"] or "-",
+                      r["license"] or "-", r["source"], r["path"])
+    console.print(table if installed else "No models installed.")
+    available = [r for r in rows if r["status"] == "available"]
+    if available:
+        more = Table(title="Available (ragdesk models pull NAME)", title_justify="left")
+        for column in ("Name", "Params", "Size", "Context", "Licence", "Description"):
+            more.add_column(column, overflow="fold", no_wrap=column == "Name")
+        for r in available:
+            more.add_row(r["name"], r["params"], _size(r["size"], approx=True), f"{r['context_length']:,}",
+                         r["license"], r["description"])
+        console.print(more)
+
+
+@models.command()
+@click.argument("name_or_repo")
+@click.argument("filename", required=False)
+@click.option("--revision", help="Branch, tag or commit on the hub (default: main).")
+@click.option("--name", help="Name to register the model under.")
+@click.option("--json", "as_json", is_flag=True, help="Print the registered entry as JSON.")
+def pull(name_or_repo: str, filename: str | None, revision: str | None, name: str | None, as_json: bool) -> None:
+    """Download a catalogue model by NAME, or REPO_ID FILENAME from the Hugging Face hub.
+
+    Interrupted downloads resume where they stopped when pulled again.
+    """
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+    from ragdesk.llm.download import pull_model
+    from ragdesk.llm.registry import ModelError
+
+    registry = _registry()
+    label = filename or name_or_repo
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TimeRemainingColumn())
+    bar = Progress(*columns, console=_console(stderr=True))
+    task = bar.add_task(label, total=None)
+
+    def progress(done: int, total: int) -> None:
+        if not bar.live.is_started:  # only once bytes flow, so early errors print alone
+            bar.start()
+        bar.update(task, completed=done, total=total or None)
+
+    try:
+        try:
+            entry = pull_model(name_or_repo, filename, revision=revision, name=name, registry=registry,
+                               progress=progress)
+        finally:
+            if bar.live.is_started:
+                bar.stop()
+    except KeyboardInterrupt:
+        fail("download interrupted; run the same command again to resume it.", 130)
+    except ModelError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(entry.to_json())
+        return
+    click.echo(f"Pulled '{entry.name}' ({_size(entry.size)}, sha256 verified) to {entry.path}")
+    if entry.license:
+        click.echo(f"Licence: {entry.license}")
+
+
+@models.command()
+@click.argument("path", type=click.Path(dir_okay=True))
+@click.option("--name", help="Name to register it under (default: from the file name).")
+@click.option("--base", "base_model", help="For a LoRA adapter: the model it was made for.")
+@click.option("--license", "licence", help="Licence to record (default: from the GGUF metadata).")
+@click.option("--copy", is_flag=True, help="Copy the file into the data folder instead of referring to it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the registered entry as JSON.")
+def add(path: str, name: str | None, base_model: str | None, licence: str | None, copy: bool, as_json: bool) -> None:
+    """Register a local GGUF model or LoRA adapter file (checked first)."""
+    from ragdesk.llm.registry import ModelError
+
+    try:
+        entry = _registry().add(path, name=name, base_model=base_model, license=licence, copy=copy)
+    except ModelError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(entry.to_json())
+        return
+    what = "LoRA adapter" if entry.kind == "adapter" else "model"
+    base = f" for '{entry.base_model}'" if entry.base_model else ""
+    click.echo(f"Added {what} '{entry.name}'{base} ({entry.architecture or 'unknown architecture'}, "
+               f"{_size(entry.size)}): {entry.path}")
+
+
+@models.command("rm")
+@click.argument("name")
+@click.option("--keep-file", is_flag=True, help="Keep the file even if it is in the data folder.")
+def rm(name: str, keep_file: bool) -> None:
+    """Remove a model or adapter (its file is deleted only if it is in the data folder)."""
+    from ragdesk.llm.registry import ModelError, is_managed
+
+    registry = _registry()
+    try:
+        entry = registry.get(name)
+        registry.remove(name, delete_file=not keep_file)
+    except ModelError as exc:
+        fail(str(exc))
+    if not keep_file and is_managed(entry.path):
+        click.echo(f"Removed '{name}' and deleted {entry.path}")
+    else:
+        click.echo(f"Removed '{name}'; the file {entry.path} was left in place.")

@@ -1,0 +1,42 @@
+"""The root ``ragdesk`` group and helpers shared by all commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ragdesk import __version__, paths
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    help=f"Data folder to use instead of the default (also ${paths.ENV_HOME}).",
+)
+@click.version_option(__version__, prog_name="ragdesk")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None) -> None:
+    """Ask questions of your own documents with a local language model.
+
+    With no command, opens the desktop app.
+    """
+    if home:
+        paths.set_home(home)
+    if ctx.invoked_subcommand is None:
+        from ragdesk.app import main as gui_main
+
+        sys.exit(gui_main([]))
+
+
+def emit_json(data) -> None:
+    """Print machine-readable output (the ``--json`` contract)."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print a one-line error and exit; never a traceback for user errors."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)

@@ -1,0 +1,174 @@
+"""Knowledge-store commands: index, search, forget, collections, stats."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import click
+
+from ragdesk.cli.root import cli, emit_json, fail
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Turn the core's expected failures into one-line messages and exit code 1."""
+    from ragdesk.db import DatabaseError
+    from ragdesk.embedder import EmbeddingModelError
+    from ragdesk.migrations import SchemaTooNew
+    from ragdesk.store import CollectionError
+
+    try:
+        yield
+    except (CollectionError, DatabaseError, EmbeddingModelError, SchemaTooNew, ValueError) as exc:
+        fail(str(exc))
+
+
+def open_store():
+    from ragdesk.store import KnowledgeStore
+
+    with user_errors():
+        return KnowledgeStore()
+
+
+class _ProgressBar:
+    """A rich progress display on stderr: files, chunks, rate and ETA."""
+
+    def __init__(self, quiet: bool) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.console = Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[files]}"),
+            TextColumn("{task.fields[chunks]} chunks"),
+            TextColumn("{task.fields[rate]:.1f} chunks/s"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+            disable=quiet,
+        )
+        self.task = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        self.task = self.progress.add_task("scanning", total=None, files="", chunks=0, rate=0.0)
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.__exit__(*exc)
+
+    def update(self, p) -> None:
+        self.progress.update(
+            self.task,
+            description=p.phase,
+            total=p.bytes_total or None,
+            completed=p.bytes_done,
+            files=f"{p.files_done}/{p.files_total} files",
+            chunks=p.chunks_done,
+            rate=p.rate,
+        )
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--collection", "-c", help="Collection to add to (created if new; default: the default collection).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def index(paths: tuple[str, ...], collection: str | None, as_json: bool, quiet: bool) -> None:
+    """Index files and folders (only new and changed files are processed)."""
+    store = open_store()
+    with user_errors(), _ProgressBar(quiet or as_json) as bar:
+        report = store.index([Path(p) for p in paths], collection, progress=bar.update)
+    if as_json:
+        emit_json(report.to_json())
+        return
+    click.echo(
+        f"{report.collection}: {report.added} added, {report.updated} updated, "
+        f"{report.unchanged + report.touched} unchanged, {report.removed} removed; "
+        f"{report.chunks_added} chunks embedded in {report.seconds:.1f} s"
+        + (f"; {report.unsupported} files of other types ignored" if report.unsupported else "")
+    )
+    if report.skipped:
+        click.echo(f"Skipped {len(report.skipped)} file(s):")
+        for path, reason in report.skipped:
+            click.echo(f"  {path}: {reason}")
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--collection", "-c", help="Collection to search (default: the default collection).")
+@click.option("--k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Number of chunks.")
+@click.option("--mode", type=click.Choice(["hybrid", "vector", "bm25"]), default="hybrid", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print hits as JSON.")
+def search(query: str, collection: str | None, k: int, mode: str, as_json: bool) -> None:
+    """Find the chunks most relevant to QUERY."""
+    store = open_store()
+    with user_errors():
+        hits = store.search(query, collection, k=k, mode=mode)
+    if as_json:
+        emit_json([h.to_json() for h in hits])
+        return
+    if not hits:
+        click.echo("No matching chunks.")
+    for n, hit in enumerate(hits, start=1):
+        where = hit.path + (f" p.{hit.page}" if hit.page else "") + (f" § {hit.heading}" if hit.heading else "")
+        click.echo(click.style(f"[{n}] {hit.score:.4f}  {where}  ({hit.start}-{hit.end})", bold=True))
+        text = " ".join(hit.text.split())
+        click.echo("    " + (text[:300] + "…" if len(text) > 300 else text))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--collection", "-c", help="Only from this collection (default: from every collection).")
+def forget(paths: tuple[str, ...], collection: str | None) -> None:
+    """Remove files or folders from the index completely."""
+    store = open_store()
+    with user_errors():
+        removed = store.forget(paths, collection)
+    click.echo(f"Removed {removed} document(s).")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def collections(as_json: bool) -> None:
+    """List collections with their document and chunk counts."""
+    store = open_store()
+    with user_errors():
+        infos = store.collections()
+    if as_json:
+        emit_json([i.to_json() for i in infos])
+        return
+    if not infos:
+        click.echo("No collections yet. Add documents with: ragdesk index FOLDER")
+    for i in infos:
+        c = i.collection
+        click.echo(
+            f"{c.name}: {i.documents} documents, {i.chunks} chunks, {c.embedding_model} ({c.dimension}-d), "
+            f"{human_bytes(i.size_bytes)}"
+        )
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def stats(as_json: bool) -> None:
+    """Totals for the whole data folder."""
+    store = open_store()
+    with user_errors():
+        data = store.stats()
+    if as_json:
+        emit_json(data)
+        return
+    for key, value in data.items():
+        shown = human_bytes(value) if key.endswith("_bytes") else value
+        click.echo(f"{key.replace('_', ' ')}: {shown}")

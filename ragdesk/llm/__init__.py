@@ -1,0 +1,1 @@
+"""Local language models: the llama.cpp engine, LoRA adapters and GGUF tools."""

@@ -1,0 +1,686 @@
+"""The one object that owns the llama.cpp model: loading, adapters, prompts, streaming.
+
+``Engine`` wraps a single ``llama_cpp.Llama``. It validates model files before
+llama.cpp sees them (clear ``ModelLoadError`` sentences instead of crashes),
+applies, re-scales and removes LoRA adapters on the live context without
+reloading the model, renders chat prompts from the model's own template, and
+streams text with cancellation between tokens and timing statistics.
+
+Generation reuses ``Llama.generate`` (llama.cpp's sampler chain and its KV
+prefix cache) and adds only dictionary look-ups per token, so streaming runs
+at the speed of raw llama-cpp-python. The engine is not thread-safe: drive it
+from one thread (the GUI's worker); ``cancel`` callables may read state set by
+another thread.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import math
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from ragdesk.llm.gguf_info import (
+    AdapterError,
+    AdapterInfo,
+    ModelInfo,
+    ModelLoadError,
+    adapter_info_from_header,
+    check_adapter_fits,
+    model_info_from_header,
+    read_header,
+)
+from ragdesk.llm.prompt_format import (
+    Prompt,
+    SpecialTokenGuard,
+    StopFilter,
+    TemplateError,
+    completion_prompt,
+    merge_system,
+    render_template,
+    template_stops,
+)
+
+__all__ = [
+    "AdapterError",
+    "AdapterInfo",
+    "Engine",
+    "EngineBusyError",
+    "GenerationStats",
+    "ModelInfo",
+    "ModelLoadError",
+    "NotLoadedError",
+    "Prompt",
+    "PromptTooLongError",
+]
+
+log = logging.getLogger(__name__)
+
+_CONTROL, _EOG = 1, 2  # token kinds that end an answer (control tokens only in chat prompts)
+
+
+class NotLoadedError(RuntimeError):
+    """The engine was used before a model was loaded."""
+
+    def __init__(self) -> None:
+        super().__init__("no model is loaded: load a model first")
+
+
+class EngineBusyError(RuntimeError):
+    """A generation is still running (cancel it or let it finish first)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"cannot {what} while an answer is being generated: cancel it or wait for it to finish")
+
+
+class PromptTooLongError(ValueError):
+    """The prompt does not fit the model's context window."""
+
+
+@dataclass
+class GenerationStats:
+    """Counts and timings of one generation.
+
+    ``prompt_ms`` is the time to the first token (prompt evaluation plus the first
+    sample), ``generation_ms`` the rest; ``tokens_per_s`` is the decoding rate after
+    the first token. ``cached_prompt_tokens`` were reused from the previous prompt's
+    KV cache and not evaluated again.
+    """
+
+    prompt_tokens: int
+    completion_tokens: int
+    prompt_ms: float
+    generation_ms: float
+    total_ms: float
+    tokens_per_s: float
+    stop_reason: str  # "stop" | "length" | "cancelled"
+    cached_prompt_tokens: int = 0
+
+
+# ---------------------------------------------------------------------------- llama.cpp logging
+
+# llama.cpp logs through one process-wide callback. We route it to Python logging
+# at DEBUG (the app stays quiet) and keep the recent warnings and errors, because
+# a failed load or adapter only returns NULL: the reason is in the log.
+_recent_problems: deque[str] = deque(maxlen=40)
+_log_callback: Any = None
+_last_level = 0
+# ggml_log_level: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (llama-cpp-python's
+# own _logger.py still documents an older numbering).
+_LOG_PROBLEMS, _LOG_CONT = (3, 4), 5
+
+
+def _install_log_capture() -> None:
+    global _log_callback
+    if _log_callback is not None:
+        return
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def on_log(level: int, text: bytes, _user: Any) -> None:
+        global _last_level
+        message = text.decode("utf-8", errors="replace") if text else ""
+        if level == _LOG_CONT:  # continues the previous message
+            level = _last_level
+            if level in _LOG_PROBLEMS and _recent_problems:
+                _recent_problems[-1] += message
+        elif level in _LOG_PROBLEMS:
+            _recent_problems.append(message)
+        _last_level = level
+        if message.strip():
+            log.debug("llama.cpp: %s", message.rstrip())
+
+    _log_callback = on_log  # keep the ctypes thunk alive for the life of the process
+    llama_cpp.llama_log_set(on_log, ctypes.c_void_p(0))
+
+
+def _problems() -> list[str]:
+    return [line.strip() for line in _recent_problems if line.strip()]
+
+
+# ---------------------------------------------------------------------------- the engine
+
+
+class Engine:
+    """Owns one llama.cpp model and everything that touches it."""
+
+    def __init__(
+        self,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        n_gpu_layers: int = 0,
+        seed: int = 0,
+        n_batch: int = 512,
+    ) -> None:
+        self._n_ctx_setting = int(n_ctx)
+        self.n_threads = n_threads
+        self.n_gpu_layers = int(n_gpu_layers)
+        self.seed = int(seed)
+        self.n_batch = int(n_batch)
+        self.info: ModelInfo | None = None
+        self.adapter: tuple[Path, float] | None = None
+        self.last_stats: GenerationStats | None = None
+        self.load_count = 0  # how many times a model was actually loaded (tests, benchmarks)
+        self._llm: Any = None
+        self._tensors: Mapping[str, tuple[int, ...]] = {}
+        self._adapters: dict[Path, tuple[Any, AdapterInfo, tuple[int, int]]] = {}
+        self._pieces: dict[int, bytes] = {}  # token -> its text as bytes
+        self._kinds: dict[int, int] = {}  # token -> 0, _CONTROL or _EOG
+        self._specials: tuple[str, ...] | None = None
+        self._guard: SpecialTokenGuard | None = None
+        self._template_stops: tuple[str, ...] | None = None
+        self._busy = False
+
+    # -- state ------------------------------------------------------------------
+
+    @property
+    def loaded(self) -> bool:
+        return self._llm is not None
+
+    @property
+    def n_ctx(self) -> int:
+        """The context window in tokens: the setting, capped by what the model was trained for."""
+        if self._llm is not None:
+            return self._llm.n_ctx()
+        return self._n_ctx_setting
+
+    @property
+    def llama(self) -> Any:
+        """The underlying ``llama_cpp.Llama`` (for benchmarks and diagnostics)."""
+        return self._require()
+
+    def _require(self) -> Any:
+        if self._llm is None:
+            raise NotLoadedError()
+        return self._llm
+
+    def _idle(self, what: str) -> None:
+        if self._busy:
+            raise EngineBusyError(what)
+
+    # -- loading ----------------------------------------------------------------
+
+    def load(self, model_path: str | Path) -> ModelInfo:
+        """Load a GGUF model, replacing the current one; ``ModelLoadError`` if it is unusable.
+
+        The file is checked first (exists, is GGUF, not truncated, is a model), so
+        such a bad choice leaves the current model loaded. If llama.cpp itself then
+        refuses the file (unknown architecture...), no model is loaded afterwards:
+        the old one was freed first so two models never share the memory.
+        """
+        self._idle("load a model")
+        header = read_header(model_path, error=ModelLoadError)
+        info = model_info_from_header(header)
+        self.close()
+        _install_log_capture()
+        from llama_cpp import Llama
+
+        n_ctx = min(self._n_ctx_setting, info.n_ctx_train) if info.n_ctx_train > 0 else self._n_ctx_setting
+        n_ctx = max(n_ctx, 16)
+        _recent_problems.clear()
+        try:
+            llm = Llama(
+                model_path=str(info.path),
+                n_ctx=n_ctx,
+                n_batch=min(self.n_batch, n_ctx),
+                n_threads=self.n_threads,
+                n_threads_batch=self.n_threads,
+                n_gpu_layers=self.n_gpu_layers,
+                seed=self.seed,
+                verbose=False,
+            )
+        except Exception as exc:  # llama.cpp reports failures as ValueError/RuntimeError
+            raise ModelLoadError(self._explain_load_failure(info, exc)) from None
+        self.load_count += 1
+        self._llm, self.info, self._tensors = llm, info, header.tensors
+        return info
+
+    @staticmethod
+    def _explain_load_failure(info: ModelInfo, exc: Exception) -> str:
+        problems = _problems()
+        for line in problems:
+            if "unknown model architecture" in line:
+                return (
+                    f"llama.cpp does not support architecture '{info.architecture}' "
+                    f"({info.path.name}); a newer llama-cpp-python may support it"
+                )
+        # The first error usually names the cause ("error loading model: missing tensor ...");
+        # later lines only say that loading failed.
+        detail = next((p for p in problems if "error loading model" in p), problems[0] if problems else str(exc))
+        detail = detail.split("error loading model: ", 1)[-1]
+        return f"llama.cpp could not load {info.path.name}: {detail.rstrip('.')}"
+
+    def close(self) -> None:
+        """Free the model, its context and its adapters (safe to call twice)."""
+        self._idle("close the model")
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            import llama_cpp
+
+            if self._adapters:
+                llama_cpp.llama_set_adapters_lora(llm.ctx, None, 0, None)
+                for handle, _, _ in self._adapters.values():
+                    llama_cpp.llama_adapter_lora_free(handle)
+            llm.close()
+        self._adapters.clear()
+        self._pieces.clear()
+        self._kinds.clear()
+        self._specials = self._guard = self._template_stops = None
+        self.info, self.adapter, self._tensors = None, None, {}
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- adapters ---------------------------------------------------------------
+
+    def set_adapter(self, adapter_path: str | Path | None, scale: float = 1.0) -> None:
+        """Apply a LoRA adapter at ``scale`` on the live context; ``None`` removes it.
+
+        Never reloads the model: each adapter file is loaded once (until it changes
+        on disk) and switching only changes which adapters the context applies. The
+        KV cache is cleared whenever the effective weights change, since cached keys
+        and values computed with other weights are stale. An adapter made for another
+        model is refused with ``AdapterError`` before anything changes.
+        """
+        self._idle("change the adapter")
+        llm = self._require()
+        import llama_cpp
+
+        if adapter_path is None:
+            if self.adapter is not None:
+                llama_cpp.llama_set_adapters_lora(llm.ctx, None, 0, None)
+                self.adapter = None
+                self._invalidate_kv()
+            return
+        if not isinstance(scale, (int, float)) or not math.isfinite(scale):
+            raise AdapterError(f"the adapter scale must be a finite number, not {scale!r}")
+        handle, path = self._adapter_handle(adapter_path)
+        if self.adapter == (path, float(scale)):
+            return
+        adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle)
+        scales = (ctypes.c_float * 1)(float(scale))
+        if llama_cpp.llama_set_adapters_lora(llm.ctx, adapters, 1, scales) != 0:
+            raise AdapterError(f"llama.cpp could not apply {path.name} to the model")
+        self.adapter = (path, float(scale))
+        self._invalidate_kv()
+
+    def _adapter_handle(self, adapter_path: str | Path) -> tuple[Any, Path]:
+        """The llama.cpp handle of an adapter, loading and validating it the first time."""
+        import llama_cpp
+
+        path = Path(adapter_path).expanduser().resolve()
+        cached = self._adapters.get(path)
+        try:
+            st = path.stat()
+            if cached is not None and cached[2] == (st.st_mtime_ns, st.st_size):
+                return cached[0], path  # the common case of a mode switch: no file parsing at all
+        except OSError:
+            pass  # read_header words the problem
+        header = read_header(path, error=AdapterError)
+        stamp = (path.stat().st_mtime_ns, header.size_bytes)
+        info = adapter_info_from_header(header)
+        assert self.info is not None
+        check_adapter_fits(info, self.info, self._tensors)
+        _recent_problems.clear()
+        handle = llama_cpp.llama_adapter_lora_init(self._llm.model, str(path).encode("utf-8"))
+        if not handle:  # a NULL pointer (ctypes returns a falsy pointer, not None)
+            problems = _problems()
+            detail = problems[0].split(": ", 1)[-1] if problems else "unknown error"
+            raise AdapterError(f"llama.cpp could not load the adapter {path.name}: {detail.rstrip('.')}")
+        if cached is not None:  # the file changed on disk: drop the stale copy
+            if self.adapter and self.adapter[0] == path:
+                llama_cpp.llama_set_adapters_lora(self._llm.ctx, None, 0, None)
+                self.adapter = None
+                self._invalidate_kv()
+            llama_cpp.llama_adapter_lora_free(cached[0])
+        self._adapters[path] = (handle, info, stamp)
+        return handle, path
+
+    def _invalidate_kv(self) -> None:
+        # Llama.generate reuses the KV cache for the longest common token prefix of
+        # consecutive prompts; after a weight change that cache is wrong, so forget
+        # both the token record and the cache itself.
+        llm = self._llm
+        llm.reset()
+        llm._ctx.kv_cache_clear()
+
+    # -- tokens -----------------------------------------------------------------
+
+    def tokenize(self, text: str, *, add_bos: bool = False, special: bool = True) -> list[int]:
+        """Token ids of ``text``; ``special`` parses control-token strings like ``<|im_end|>``."""
+        return self._require().tokenize(text.encode("utf-8"), add_bos=add_bos, special=special)
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        """Text of token ids (control tokens render as nothing)."""
+        self._require()
+        return b"".join(self._piece_bytes(t) for t in tokens).decode("utf-8", errors="replace")
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens ``text`` takes inside a prompt (no BOS)."""
+        return len(self.tokenize(text))
+
+    def prompt_tokens(self, prompt: Prompt | str) -> list[int]:
+        """The exact token ids ``stream`` evaluates for ``prompt``."""
+        prompt = self._as_prompt(prompt)
+        return self.tokenize(prompt.text, add_bos=prompt.add_bos, special=True)
+
+    def _token_text(self, token: int) -> str:
+        import llama_cpp
+
+        if token < 0:
+            return ""
+        raw = llama_cpp.llama_vocab_get_text(self._llm._model.vocab, token)
+        return raw.decode("utf-8", errors="replace") if raw else ""
+
+    @property
+    def bos_token(self) -> str:
+        return self._token_text(self._require().token_bos())
+
+    @property
+    def eos_token(self) -> str:
+        return self._token_text(self._require().token_eos())
+
+    @property
+    def special_tokens(self) -> tuple[str, ...]:
+        """Texts of the vocabulary's control tokens (``<|im_start|>``, ``<bos>``...)."""
+        if self._specials is None:
+            import llama_cpp
+
+            llm = self._require()
+            vocab, n = llm._model.vocab, llm.n_vocab()
+            wanted = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_UNKNOWN
+            found = {
+                self._token_text(t) for t in range(n) if llama_cpp.llama_vocab_get_attr(vocab, t) & wanted
+            }
+            self._specials = tuple(sorted(s for s in found if len(s) >= 2))
+        return self._specials
+
+    def _piece_bytes(self, token: int) -> bytes:
+        piece = self._pieces.get(token)
+        if piece is None:
+            import llama_cpp
+
+            buf = ctypes.create_string_buffer(64)
+            n = llama_cpp.llama_token_to_piece(self._llm._model.vocab, token, buf, 64, 0, False)
+            if n < 0:  # the piece is longer than the buffer: retry with the size asked for
+                buf = ctypes.create_string_buffer(-n)
+                n = llama_cpp.llama_token_to_piece(self._llm._model.vocab, token, buf, -n, 0, False)
+            piece = buf.raw[: max(n, 0)]
+            self._pieces[token] = piece
+        return piece
+
+    # -- prompts ----------------------------------------------------------------
+
+    def neutralise(self, text: str) -> str:
+        """``text`` with this vocabulary's control-token strings made inert (see SpecialTokenGuard)."""
+        if self._guard is None:
+            self._guard = SpecialTokenGuard(self.special_tokens)
+        return self._guard(text)
+
+    def render_chat(self, messages: Sequence[Mapping[str, str]], *, extra_stop: Sequence[str] = ()) -> Prompt:
+        """The prompt for a chat: the model's template, or a completion-style fallback.
+
+        ``messages`` are ``{"role": "system"|"user"|"assistant", "content": str}``.
+        Message contents are neutralised so they cannot forge control tokens. A
+        template that rejects a system message gets it folded into the first user
+        message; a template that cannot be rendered at all falls back to the
+        completion style (and says so in the log).
+        """
+        llm = self._require()
+        assert self.info is not None
+        cleaned = [{"role": m["role"], "content": self.neutralise(str(m["content"]))} for m in messages]
+        template = self.info.chat_template
+        bos, eos = self.bos_token, self.eos_token
+        text: str | None = None
+        if template:
+            for attempt in (cleaned, merge_system(cleaned)):
+                try:
+                    text = render_template(template, attempt, bos_token=bos, eos_token=eos)
+                    break
+                except TemplateError as exc:
+                    log.info("%s: %s", self.info.path.name, exc)
+        if text is not None:
+            if self._template_stops is None:
+                self._template_stops = template_stops(template, bos_token=bos, eos_token=eos)
+            stop = self._template_stops
+        else:
+            text, stop = completion_prompt(cleaned)
+        add_bos = bool(llm._model.add_bos_token()) and not (bos and text.startswith(bos))
+        stops = tuple(dict.fromkeys((*stop, *extra_stop)))
+        return Prompt(text=text, stop=stops, add_bos=add_bos, chat=True)
+
+    def _as_prompt(self, prompt: Prompt | str) -> Prompt:
+        if isinstance(prompt, Prompt):
+            return prompt
+        # A bare string is a raw completion, tokenized the way Llama.create_completion does.
+        return Prompt(text=prompt, stop=(), add_bos=bool(self._require()._model.add_bos_token()))
+
+    # -- generation -------------------------------------------------------------
+
+    def stream(
+        self,
+        prompt: Prompt | str,
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.2,
+        top_p: float = 0.95,
+        top_k: int = 40,
+        min_p: float = 0.05,
+        repeat_penalty: float = 1.1,
+        seed: int | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> Iterator[str]:
+        """Generate text for ``prompt``, yielding pieces as they come.
+
+        Pieces never split a UTF-8 character; generation stops at an end-of-generation
+        token, at any of ``prompt.stop`` (not included in the output), after
+        ``max_tokens``, or when ``cancel()`` returns true (checked before the prompt
+        is evaluated, during its evaluation, and between tokens). ``temperature=0``
+        is greedy. Afterwards ``self.last_stats`` holds the counts and timings.
+        Raises ``PromptTooLongError`` when the prompt leaves no room to answer.
+        """
+        self._idle("start another answer")
+        llm = self._require()
+        prompt = self._as_prompt(prompt)
+        tokens = self.tokenize(prompt.text, add_bos=prompt.add_bos, special=True)
+        if not tokens:
+            bos = llm.token_bos()
+            if bos < 0:
+                raise ValueError("the prompt is empty")
+            tokens = [bos]
+        n_ctx = llm.n_ctx()
+        if len(tokens) >= n_ctx:
+            raise PromptTooLongError(
+                f"the prompt is {len(tokens)} tokens but the model's context holds {n_ctx}: shorten it"
+            )
+        max_tokens = max(0, min(int(max_tokens), n_ctx - len(tokens)))
+        sampling = dict(
+            top_k=int(top_k), top_p=float(top_p), min_p=float(min_p), temp=max(0.0, float(temperature)),
+            repeat_penalty=float(repeat_penalty),
+        )
+        return self._generate(llm, prompt, tokens, max_tokens, sampling, self.seed if seed is None else seed, cancel)
+
+    def _generate(
+        self,
+        llm: Any,
+        prompt: Prompt,
+        tokens: list[int],
+        max_tokens: int,
+        sampling: dict[str, Any],
+        seed: int,
+        cancel: Callable[[], bool] | None,
+    ) -> Iterator[str]:
+        self._busy = True
+        t0 = time.perf_counter()
+        t_first = None
+        sampled = produced = 0
+        reason = "length"
+        cached = self._cached_prefix(llm, tokens)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="ignore")  # as llama-cpp-python
+        stops = StopFilter(prompt.stop) if prompt.stop else None
+        lstrip = prompt.chat
+        # Only chat prompts end at any control token; raw completions behave like llama-cpp-python.
+        last_kind = _CONTROL if prompt.chat else _EOG
+        kinds, pieces = self._kinds, self._pieces
+        abort = self._abort_hook(llm, cancel)
+        gen = None
+        try:
+            if max_tokens == 0 or (cancel is not None and cancel()):
+                reason = "length" if max_tokens == 0 else "cancelled"
+                return
+            llm.set_seed(seed)
+            gen = llm.generate(tokens, **sampling)
+            try:
+                for token in gen:
+                    sampled += 1
+                    if t_first is None:
+                        t_first = time.perf_counter()
+                        if abort is not None:  # prompt evaluated: keep the token loop free of callbacks
+                            self._clear_abort(llm)
+                            abort = None
+                    kind = kinds.get(token)
+                    if kind is None:
+                        kind = self._classify(token)
+                    if kind >= last_kind:
+                        reason = "stop"
+                        break
+                    produced += 1
+                    piece = pieces.get(token)
+                    text = decoder.decode(piece if piece is not None else self._piece_bytes(token))
+                    if text:
+                        if lstrip:
+                            text = text.lstrip()
+                            lstrip = not text
+                        if stops is not None:
+                            text, stopped = stops.feed(text)
+                            if stopped:
+                                if text:
+                                    yield text
+                                reason = "stop"
+                                break
+                        if text:
+                            yield text
+                    if produced >= max_tokens:
+                        break
+                    if cancel is not None and cancel():
+                        reason = "cancelled"
+                        break
+            except RuntimeError:
+                if abort is None or not abort[0]:
+                    raise
+                reason = "cancelled"  # llama_decode was aborted by the cancel hook mid-prompt
+                self._invalidate_kv()
+            tail = stops.flush() if stops is not None else ""
+            if tail:
+                yield tail
+        except GeneratorExit:
+            reason = "cancelled"  # the consumer stopped reading
+            raise
+        finally:
+            if gen is not None:
+                gen.close()
+            if abort is not None:
+                self._clear_abort(llm)
+            self._busy = False
+            end = time.perf_counter()
+            first = t_first or end
+            gen_s = end - first
+            self.last_stats = GenerationStats(
+                prompt_tokens=len(tokens),
+                completion_tokens=produced,
+                prompt_ms=(first - t0) * 1000,
+                generation_ms=gen_s * 1000,
+                total_ms=(end - t0) * 1000,
+                tokens_per_s=(sampled - 1) / gen_s if sampled > 1 and gen_s > 0 else 0.0,
+                stop_reason=reason,
+                cached_prompt_tokens=cached,
+            )
+
+    def generate(self, prompt: Prompt | str, **kw: Any) -> tuple[str, GenerationStats]:
+        """The whole answer at once, with its statistics (same arguments as ``stream``)."""
+        text = "".join(self.stream(prompt, **kw))
+        assert self.last_stats is not None
+        return text, self.last_stats
+
+    def _classify(self, token: int) -> int:
+        """0 for an ordinary token, _CONTROL for a control token, _EOG for end-of-generation."""
+        import llama_cpp
+
+        vocab = self._llm._model.vocab
+        if llama_cpp.llama_vocab_is_eog(vocab, token):
+            kind = _EOG
+        elif llama_cpp.llama_vocab_is_control(vocab, token):
+            kind = _CONTROL
+        else:
+            kind = 0
+        self._kinds[token] = kind
+        return kind
+
+    @staticmethod
+    def _clear_abort(llm: Any) -> None:
+        import llama_cpp
+
+        llama_cpp.llama_set_abort_callback(llm.ctx, llama_cpp.ggml_abort_callback(), None)
+
+    @staticmethod
+    def _cached_prefix(llm: Any, tokens: list[int]) -> int:
+        """How many prompt tokens Llama.generate will reuse from the KV cache."""
+        n = 0
+        for a, b in zip(llm._input_ids.tolist(), tokens):
+            if a != b:
+                break
+            n += 1
+        return min(n, len(tokens) - 1) if n else 0
+
+    def _abort_hook(self, llm: Any, cancel: Callable[[], bool] | None) -> list | None:
+        """Let ``cancel`` interrupt a long prompt evaluation inside llama_decode.
+
+        Returns ``[fired, thunk]``: whether the hook aborted, and the ctypes callback
+        (kept referenced while llama.cpp may call it).
+        """
+        if cancel is None:
+            return None
+        import llama_cpp
+
+        state: list = [False, None]
+
+        def check(_data: Any) -> bool:
+            try:
+                if cancel():
+                    state[0] = True
+                    return True
+            except Exception:  # noqa: BLE001 - never raise into C
+                pass
+            return False
+
+        state[1] = llama_cpp.ggml_abort_callback(check)
+        llama_cpp.llama_set_abort_callback(llm.ctx, state[1], None)
+        return state
+
+    # -- diagnostics ------------------------------------------------------------
+
+    def next_token_logits(self, prompt: Prompt | str | Sequence[int]) -> "Any":
+        """The logits (numpy float32, one per vocabulary entry) for the token after ``prompt``.
+
+        Evaluates the prompt from scratch with the current adapter; used by tests
+        and by the merge check to compare weights exactly.
+        """
+        import numpy as np
+        import llama_cpp
+
+        self._idle("evaluate a prompt")
+        llm = self._require()
+        tokens = list(prompt) if not isinstance(prompt, (str, Prompt)) else self.prompt_tokens(prompt)
+        self._invalidate_kv()
+        llm.eval(tokens)
+        row = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
+        return np.ctypeslib.as_array(row, shape=(llm.n_vocab(),)).copy()

@@ -1,0 +1,476 @@
+"""The model registry: GGUF models and LoRA adapters ragdesk knows about.
+
+Two sources are merged: the built-in models that ship as Python packages
+(discovered, never stored) and the rows of the ``models`` table (files the user
+pulled from the hub or added from disk). Everything here works offline.
+
+Adding a file reads only its GGUF header (:mod:`ragdesk.llm.gguf_info`, milliseconds;
+``gguf.GGUFReader`` takes seconds because it decodes every tokenizer array), which
+still catches non-GGUF, damaged and truncated files before llama.cpp sees them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import apsw
+
+from ragdesk import db, paths
+from ragdesk.llm import gguf_info
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+KINDS = ("model", "adapter")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+@-]{0,127}$")
+
+
+class ModelError(Exception):
+    """Base class of model and adapter errors; str() is a sentence for the user."""
+
+
+class ModelNotFound(ModelError):
+    """No model or adapter by that name."""
+
+
+class InvalidModelFile(ModelError):
+    """The file is not a usable GGUF file (not GGUF, damaged or truncated)."""
+
+
+class DuplicateModel(ModelError):
+    """The name (or the file) is already registered."""
+
+
+class WrongModelKind(ModelError):
+    """A model was given where an adapter is needed, or the other way round."""
+
+
+class ModelFileMissing(ModelError):
+    """A registered model's file is no longer on disk."""
+
+
+class IncompatibleAdapter(ModelError):
+    """An adapter's architecture does not match the base model it is attached to."""
+
+
+class BuiltinModelError(ModelError):
+    """Built-in models cannot be removed or replaced."""
+
+
+# ---------------------------------------------------------------- GGUF header
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What the registry learns from a GGUF header: kind, architecture, licence, a meta summary."""
+
+    kind: str
+    architecture: str | None
+    license: str | None
+    meta: dict
+
+
+def inspect_file(path: str | os.PathLike) -> FileFacts:
+    """Read a GGUF header (milliseconds, no weights) and validate it as a model or a LoRA adapter.
+
+    Non-GGUF, damaged and truncated files raise InvalidModelFile with gguf_info's sentence.
+    """
+    header = _header(path)
+    meta = header.metadata
+    licence = meta.get("general.license") if isinstance(meta.get("general.license"), str) else None
+    try:
+        if meta.get("general.type") == "adapter":
+            info = gguf_info.adapter_info_from_header(header)
+            summary = {
+                "lora_alpha": info.alpha, "lora_rank": info.rank, "n_embd": info.n_embd,
+                "made_for": info.base_model, "targets": len(info.targets),
+            }
+            return FileFacts("adapter", info.architecture, licence, _compact(summary, header))
+        model = gguf_info.model_info_from_header(header)
+    except (gguf_info.ModelLoadError, gguf_info.AdapterError) as exc:
+        raise InvalidModelFile(_sentence(exc)) from None
+    summary = {
+        "general_name": model.name, "context_length": model.n_ctx_train, "file_type": model.file_type,
+        "chat_template": model.chat_template is not None, "n_params": model.n_params,
+        "n_vocab": model.n_vocab, "n_embd": model.n_embd, "n_layer": model.n_layer,
+    }
+    return FileFacts("model", model.architecture, licence, _compact(summary, header))
+
+
+@dataclass(frozen=True)
+class GGUFHeader:
+    """A GGUF header's metadata for callers outside the registry (long arrays as their lengths)."""
+
+    version: int
+    tensor_count: int
+    metadata: dict
+    array_lengths: dict
+    expected_size: int | None
+
+    def get(self, key: str, default=None):
+        return self.metadata.get(key, default)
+
+    @property
+    def architecture(self) -> str | None:
+        return self.metadata.get("general.architecture")
+
+    @property
+    def is_adapter(self) -> bool:
+        return self.metadata.get("general.type") == "adapter"
+
+
+def read_gguf_header(path: str | os.PathLike) -> GGUFHeader:
+    """Parse a GGUF header (milliseconds); InvalidModelFile if it is not a sound GGUF file."""
+    raw = _header(path)
+    arrays = {
+        key: value.length if isinstance(value, gguf_info.GGUFArray) else len(value)
+        for key, value in raw.metadata.items()
+        if isinstance(value, (list, gguf_info.GGUFArray))
+    }
+    plain = {k: v for k, v in raw.metadata.items() if not isinstance(v, gguf_info.GGUFArray)}
+    return GGUFHeader(raw.version, len(raw.tensors), plain, arrays, raw.expected_size)
+
+
+def _header(path: str | os.PathLike) -> gguf_info.GGUFHeader:
+    try:
+        return gguf_info.read_header(path, error=InvalidModelFile)
+    except InvalidModelFile as exc:
+        raise InvalidModelFile(_sentence(exc)) from None
+
+
+def _compact(summary: dict, header: gguf_info.GGUFHeader) -> dict:
+    summary["gguf_version"] = header.version
+    return {k: v for k, v in summary.items() if v is not None}
+
+
+def _sentence(exc: Exception) -> str:
+    text = str(exc)
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+# ------------------------------------------------------------------ registry
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model or LoRA adapter: where its GGUF file is and what it is."""
+
+    name: str
+    kind: str  # "model" | "adapter"
+    path: Path
+    base_model: str | None = None
+    architecture: str | None = None
+    size: int = 0
+    sha256: str | None = None
+    source: str = "local"  # "local", "file", "builtin:<package>", "hf:<repo_id>/<filename>"
+    license: str | None = None
+    builtin: bool = False
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    @property
+    def registered(self) -> bool:
+        """False for a file resolved by path that is not in the registry."""
+        return self.meta.get("registered", True)
+
+    def to_json(self) -> dict:
+        """The stable ``--json`` form (keys may be added, none renamed)."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "path": str(self.path),
+            "base_model": self.base_model,
+            "architecture": self.architecture,
+            "size": self.size,
+            "sha256": self.sha256,
+            "source": self.source,
+            "license": self.license,
+            "builtin": self.builtin,
+            "default": self.name == DEFAULT_MODEL,
+            "exists": self.exists,
+            "meta": self.meta,
+        }
+
+
+def _from_row(row: dict) -> ModelEntry:
+    return ModelEntry(
+        name=row["name"], kind=row["kind"], path=Path(row["path"]), base_model=row["base_model"],
+        architecture=row["architecture"], size=row["size"] or 0, sha256=row["sha256"],
+        source=row["source"] or "local", license=row["license"], builtin=False,
+        meta=json.loads(row["meta"] or "{}"),
+    )
+
+
+def default_name(path: Path) -> str:
+    """A registry name from a file name: ``Qwen2.5-0.5B-Instruct-Q4_K_M.gguf`` -> ``qwen2.5-0.5b-instruct-q4_k_m``."""
+    stem = path.name[: -len(".gguf")] if path.name.lower().endswith(".gguf") else path.stem
+    slug = re.sub(r"[^a-z0-9._+-]+", "-", stem.lower()).strip("-.")
+    return slug or "model"
+
+
+def is_managed(path: Path) -> bool:
+    """Whether a file lives in ragdesk's own models/adapters folders (so removing deletes it)."""
+    path = Path(path).resolve()
+    return any(path.is_relative_to(d.resolve()) for d in (paths.models_dir(), paths.adapters_dir()))
+
+
+class ModelRegistry:
+    """Registered and built-in models over one database connection (safe to share between threads)."""
+
+    def __init__(self, conn: apsw.Connection):
+        self.conn = conn
+
+    # -- reading
+    def builtins(self) -> list[ModelEntry]:
+        from ragdesk.llm import builtin
+
+        return [
+            ModelEntry(
+                name=b.name, kind="model", path=b.path, architecture=b.architecture, size=b.size,
+                sha256=b.sha256, source=f"builtin:{b.package}", license=b.license, builtin=True,
+                meta=dict(b.meta),
+            )
+            for b in builtin.discover()
+        ]
+
+    def list(self, kind: str | None = None) -> list[ModelEntry]:
+        """Built-ins first (the default leading), then registered entries by name."""
+        if kind is not None and kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        entries = self.builtins() if kind in (None, "model") else []
+        sql = "SELECT * FROM models" + (" WHERE kind = ?" if kind else "") + " ORDER BY name"
+        entries += [_from_row(r) for r in db.rows(self.conn, sql, (kind,) if kind else ())]
+        return entries
+
+    def get(self, name: str) -> ModelEntry:
+        """The entry called ``name``; ModelNotFound (listing what exists) otherwise."""
+        for entry in self.builtins():
+            if entry.name == name:
+                return entry
+        found = db.rows(self.conn, "SELECT * FROM models WHERE name = ?", (name,))
+        if found:
+            return _from_row(found[0])
+        names = [e.name for e in self.list()]
+        if names:
+            raise ModelNotFound(f"no model or adapter named '{name}'; known: {', '.join(names)}.")
+        raise ModelNotFound(
+            f"no model or adapter named '{name}', and none is installed; "
+            "add one with `ragdesk models add PATH` or `ragdesk models pull NAME`."
+        )
+
+    def find_by_path(self, path: str | os.PathLike) -> ModelEntry | None:
+        target = Path(path).resolve()
+        for entry in self.list():
+            if entry.path.resolve() == target:
+                return entry
+        return None
+
+    def find_by_source(self, source: str) -> ModelEntry | None:
+        rows = db.rows(self.conn, "SELECT * FROM models WHERE source = ? ORDER BY id", (source,))
+        return _from_row(rows[0]) if rows else None
+
+    def resolve(self, name_or_path: str | os.PathLike | None, kind: str = "model") -> ModelEntry:
+        """The entry to load: by name, by path to a .gguf file, or (None) the default model.
+
+        A path that is not registered is read and returned without registering it
+        (``entry.registered`` is False). The returned entry's file exists; a built-in
+        model that must be assembled first is assembled here, once.
+        """
+        if name_or_path is None:
+            if kind != "model":
+                raise ModelNotFound("no adapter was chosen.")
+            entry = self._default()
+        else:
+            text = str(name_or_path)
+            is_path = isinstance(name_or_path, os.PathLike) or os.sep in text or text.lower().endswith(".gguf")
+            if is_path and not self._has_name(text):
+                entry = self._entry_for_path(Path(text).expanduser())
+            else:
+                entry = self.get(text)
+        if entry.kind != kind:
+            what = "a LoRA adapter" if entry.kind == "adapter" else "a model"
+            wanted = "a model" if kind == "model" else "a LoRA adapter"
+            raise WrongModelKind(f"'{entry.name}' is {what}, not {wanted}.")
+        if entry.builtin:
+            from ragdesk.llm import builtin
+
+            path = builtin.materialize(entry.name)  # assembles a chunked model once
+            entry = next((e for e in self.builtins() if e.name == entry.name), replace(entry, path=path))
+        if not entry.exists:
+            raise ModelFileMissing(
+                f"the file of '{entry.name}' is missing ({entry.path}); "
+                f"remove it with `ragdesk models rm {entry.name}` or add the file again."
+            )
+        return entry
+
+    def adapters_for(self, model_name: str) -> list[ModelEntry]:
+        """Adapters made for ``model_name``, and adapters with no base whose architecture matches."""
+        model = self.get(model_name)
+        return [
+            a for a in self.list("adapter")
+            if a.base_model == model.name
+            or (a.base_model is None and a.architecture is not None and a.architecture == model.architecture)
+        ]
+
+    # -- writing
+    def add(
+        self,
+        path: str | os.PathLike,
+        *,
+        name: str | None = None,
+        kind: str | None = None,
+        base_model: str | None = None,
+        source: str = "local",
+        license: str | None = None,
+        copy: bool = False,
+        sha256: str | None = None,
+        meta: dict | None = None,
+    ) -> ModelEntry:
+        """Register a GGUF file (validated first); ``copy`` puts a copy in the data folder."""
+        path = Path(path).expanduser().resolve()
+        facts = inspect_file(path)
+        if kind is not None and kind != facts.kind:
+            words = {"model": "a model", "adapter": "a LoRA adapter"}
+            raise WrongModelKind(f"{path.name} is {words[facts.kind]}, not {words.get(kind, kind)}.")
+        if (other := self.find_by_path(path)) is not None:
+            raise DuplicateModel(f"{path} is already registered as '{other.name}'.")
+        name = name or default_name(path)
+        self.check_name(name)
+        if base_model is not None:
+            self._check_base(base_model, path, facts)
+        if copy:
+            path, sha256 = self._copy_in(path, facts.kind)
+        entry = ModelEntry(
+            name=name, kind=facts.kind, path=path, base_model=base_model, architecture=facts.architecture,
+            size=path.stat().st_size, sha256=sha256, source=source, license=license or facts.license,
+            meta=facts.meta | (meta or {}),
+        )
+        try:
+            with db.transaction(self.conn):
+                self.conn.execute(
+                    "INSERT INTO models (name, kind, path, base_model, architecture, size, sha256, source,"
+                    " license, meta, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (entry.name, entry.kind, str(entry.path), entry.base_model, entry.architecture, entry.size,
+                     entry.sha256, entry.source, entry.license, json.dumps(entry.meta), time.time()),
+                )
+        except apsw.ConstraintError:  # another thread or process took the name since check_name
+            if copy:
+                path.unlink(missing_ok=True)
+            raise DuplicateModel(f"a model named '{name}' already exists; choose another name (--name).") from None
+        return entry
+
+    def remove(self, name: str, *, delete_file: bool = True) -> None:
+        """Unregister ``name``; its file is deleted only if it lives in ragdesk's data folder."""
+        entry = self.get(name)
+        if entry.builtin:
+            package = entry.source.split(":", 1)[1]
+            raise BuiltinModelError(f"'{name}' is built in (it ships with the {package} package) and cannot be removed.")
+        with db.transaction(self.conn):
+            self.conn.execute("DELETE FROM models WHERE name = ?", (name,))
+        if delete_file and is_managed(entry.path):
+            entry.path.unlink(missing_ok=True)
+            parent = entry.path.parent.resolve()
+            roots = (paths.models_dir().resolve(), paths.adapters_dir().resolve())
+            if parent.is_dir() and parent not in roots and not any(parent.iterdir()):
+                parent.rmdir()  # the per-repo folder of a pulled model
+
+    # -- helpers
+    def _has_name(self, name: str) -> bool:
+        return any(e.name == name for e in self.builtins()) or bool(
+            db.scalar(self.conn, "SELECT 1 FROM models WHERE name = ?", (name,))
+        )
+
+    def _default(self) -> ModelEntry:
+        models = self.list("model")
+        for entry in models:
+            if entry.name == DEFAULT_MODEL:
+                return entry
+        if models:
+            return models[0]
+        raise ModelNotFound(
+            "no model is installed; pull one with `ragdesk models pull NAME` or add a GGUF file "
+            "with `ragdesk models add PATH`."
+        )
+
+    def _entry_for_path(self, path: Path) -> ModelEntry:
+        if (known := self.find_by_path(path)) is not None:
+            return known
+        if not path.is_file():
+            raise ModelNotFound(f"no model named '{path}', and no such file.")
+        facts = inspect_file(path)
+        return ModelEntry(
+            name=default_name(path), kind=facts.kind, path=path.resolve(), architecture=facts.architecture,
+            size=path.stat().st_size, source="file", license=facts.license,
+            meta=facts.meta | {"registered": False},
+        )
+
+    def check_name(self, name: str) -> None:
+        """Raise unless ``name`` is a valid name that no model or adapter uses yet."""
+        if not _NAME_RE.match(name):
+            raise ModelError(
+                f"'{name}' is not a usable name: use letters, digits and . _ - + : @ (no spaces or slashes)."
+            )
+        if any(e.name == name for e in self.builtins()):
+            raise BuiltinModelError(f"'{name}' is the name of a built-in model; choose another name.")
+        if db.scalar(self.conn, "SELECT path FROM models WHERE name = ?", (name,)) is not None:
+            raise DuplicateModel(f"a model named '{name}' already exists; choose another name (--name).")
+
+    def _check_base(self, base_model: str, path: Path, facts: FileFacts) -> None:
+        """Refuse an adapter that llama.cpp would refuse for this base (architecture, tensor shapes)."""
+        base = self.get(base_model)
+        if base.kind != "model":
+            raise WrongModelKind(f"the base '{base_model}' is a LoRA adapter, not a model.")
+        if facts.kind != "adapter":
+            raise WrongModelKind(f"{path.name} is a model; only LoRA adapters have a base model.")
+        if not base.exists:  # e.g. a built-in not assembled yet: the architecture is all we know
+            if base.architecture and facts.architecture != base.architecture:
+                raise IncompatibleAdapter(
+                    f"{path.name} was made for {facts.architecture} but '{base_model}' is {base.architecture}."
+                )
+            return
+        base_header = _header(base.path)
+        try:
+            gguf_info.check_adapter_fits(
+                gguf_info.adapter_info_from_header(_header(path)),
+                gguf_info.model_info_from_header(base_header),
+                base_header.tensors,
+            )
+        except gguf_info.AdapterError as exc:
+            raise IncompatibleAdapter(_sentence(exc)) from None
+
+    def _copy_in(self, source: Path, kind: str) -> tuple[Path, str]:
+        folder = paths.adapters_dir() if kind == "adapter" else paths.models_dir()
+        target = folder / source.name
+        n = 1
+        while target.exists():
+            n += 1
+            target = folder / f"{source.stem}-{n}{source.suffix}"
+        tmp = target.with_name(target.name + ".copying")
+        digest = hashlib.sha256()
+        try:
+            with open(source, "rb") as src, open(tmp, "wb") as dst:
+                while block := src.read(1 << 20):
+                    digest.update(block)
+                    dst.write(block)
+            shutil.copystat(source, tmp)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)  # only left behind when the copy failed
+        return target, digest.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

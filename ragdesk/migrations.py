@@ -1,0 +1,163 @@
+"""Named schema migrations, applied in order and recorded.
+
+``PRAGMA user_version`` holds how many have run (as qutebrowser does), and the
+``_migrations`` table their names (as simonw/llm does), so a database written
+by a newer ragdesk is recognised and refused instead of being damaged.
+Never edit a migration that has shipped: append a new one.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import apsw
+
+Migration = Callable[[apsw.Connection], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_knowledge_store(conn: apsw.Connection) -> None:
+    # Per-collection virtual tables (fts_c<ID>, vec_c<ID>) are created with
+    # their collection, since a vec0 table fixes its vector dimension and BM25
+    # statistics belong to one collection.
+    conn.execute(
+        """
+        CREATE TABLE collections (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            embedding_model TEXT NOT NULL,
+            dimension INTEGER NOT NULL,
+            chunk_tokens INTEGER NOT NULL,
+            chunk_overlap INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE sources (
+            id INTEGER PRIMARY KEY,
+            collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            added_at REAL NOT NULL,
+            UNIQUE (collection_id, path)
+        );
+        CREATE TABLE documents (
+            id INTEGER PRIMARY KEY,
+            collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            n_chunks INTEGER NOT NULL,
+            indexed_at REAL NOT NULL,
+            UNIQUE (collection_id, path)
+        );
+        CREATE TABLE document_texts (
+            document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+            text TEXT NOT NULL
+        );
+        CREATE TABLE chunks (
+            id INTEGER PRIMARY KEY,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            ordinal INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            end INTEGER NOT NULL,
+            page INTEGER,
+            heading TEXT,
+            n_tokens INTEGER NOT NULL,
+            text TEXT NOT NULL
+        );
+        CREATE INDEX chunks_document ON chunks(document_id);
+        """
+    )
+
+
+@migration
+def m002_models(conn: apsw.Connection) -> None:
+    # GGUF models and LoRA adapters the user has pulled, added or trained.
+    conn.execute(
+        """
+        CREATE TABLE models (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('model', 'adapter')),
+            path TEXT NOT NULL,
+            base_model TEXT,
+            architecture TEXT,
+            size INTEGER,
+            sha256 TEXT,
+            source TEXT,
+            license TEXT,
+            meta TEXT NOT NULL DEFAULT '{}',
+            added_at REAL NOT NULL
+        );
+        """
+    )
+
+
+@migration
+def m003_conversations(conn: apsw.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('user', 'assistant', 'system')),
+            content TEXT NOT NULL,
+            mode TEXT,
+            model TEXT,
+            adapter TEXT,
+            collection TEXT,
+            retrieved TEXT NOT NULL DEFAULT '[]',
+            cited TEXT NOT NULL DEFAULT '[]',
+            stats TEXT NOT NULL DEFAULT '{}',
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX messages_conversation ON messages(conversation_id, id);
+        """
+    )
+
+
+class SchemaTooNew(Exception):
+    """The database was written by a newer ragdesk."""
+
+
+def apply(conn: apsw.Connection) -> list[str]:
+    """Apply the migrations this database lacks; return their names."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise SchemaTooNew(
+            f"this database has schema version {version}, newer than this ragdesk "
+            f"understands ({len(MIGRATIONS)}); upgrade ragdesk"
+        )
+    applied = []
+    for number, (name, fn) in enumerate(MIGRATIONS[version:], start=version + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-check under the write lock: another process may have migrated.
+            if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
+                conn.execute("COMMIT")
+                continue
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+            )
+            fn(conn)
+            conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+            conn.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        applied.append(name)
+    return applied

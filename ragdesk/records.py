@@ -1,0 +1,41 @@
+"""Plain records passed between the store, the chat engine, the CLI and the GUI."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One retrieved chunk with where it came from.
+
+    ``start``/``end`` are character offsets into the document's extracted text
+    (for plain-text formats that is the file's own decoded text). ``score`` is
+    the ranking score of the search mode (cosine similarity for vector search,
+    negated BM25 for keyword search, reciprocal-rank fusion for hybrid);
+    ``similarity`` is the cosine similarity to the query whenever it is known,
+    which is what relevance thresholds compare against.
+    """
+
+    chunk_id: int
+    document_id: int
+    path: str
+    page: int | None
+    heading: str | None
+    start: int
+    end: int
+    text: str
+    score: float
+    similarity: float | None = None
+
+    def to_json(self) -> dict:
+        """The stable ``--json`` form (extra keys may be added, none renamed)."""
+        data = asdict(self)
+        data["doc_id"] = doc_id_for(self.path)
+        return data
+
+
+def doc_id_for(path: str) -> str:
+    """A document's evaluation id: its file name without extension (BEIR convention)."""
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[0] if "." in name else name

@@ -1,0 +1,99 @@
+"""User settings, stored as JSON in the data folder.
+
+One dataclass holds every knob the CLI and the Settings dialog expose; unknown
+keys in the file are kept (a newer ragdesk may have written them) and bad
+values fall back to defaults instead of stopping the app.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from ragdesk import paths
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_COLLECTION = "default"
+
+DOCUMENT_EXTENSIONS = (".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf", ".docx")
+CODE_EXTENSIONS = (
+    ".py", ".js", ".jsx", ".ts", ".tsx", ".java", ".kt", ".c", ".h", ".cpp", ".hpp", ".cc",
+    ".cs", ".go", ".rs", ".rb", ".php", ".swift", ".scala", ".sh", ".bash", ".sql", ".r",
+    ".lua", ".pl", ".toml", ".yaml", ".yml", ".json", ".ini", ".cfg", ".tex", ".csv",
+)
+SKIP_DIRS = (
+    ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", "env",
+    ".tox", ".mypy_cache", ".pytest_cache", "site-packages", "dist", "build",
+)
+
+
+def _default_threads() -> int:
+    # llama.cpp is fastest on physical cores; leave one for the GUI when we can.
+    return max(1, (os.cpu_count() or 2) - (1 if (os.cpu_count() or 2) > 4 else 0))
+
+
+@dataclass
+class Settings:
+    """Every user-tunable setting, with sensible defaults."""
+
+    # knowledge store
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    chunk_tokens: int = 200
+    chunk_overlap: int = 40
+    max_file_mb: float = 50.0
+    extensions: list[str] = field(default_factory=lambda: list(DOCUMENT_EXTENSIONS + CODE_EXTENSIONS))
+    skip_dirs: list[str] = field(default_factory=lambda: list(SKIP_DIRS))
+    skip_hidden: bool = True
+    default_collection: str = DEFAULT_COLLECTION
+    # retrieval
+    top_k: int = 5
+    search_mode: str = "hybrid"
+    relevance_threshold: float = 0.25
+    # generation
+    model: str | None = None
+    adapter: str | None = None
+    n_threads: int = field(default_factory=_default_threads)
+    n_ctx: int = 4096
+    n_gpu_layers: int = 0
+    max_tokens: int = 512
+    temperature: float = 0.2
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Settings":
+        """Read settings; a missing or unreadable file gives the defaults."""
+        path = path or paths.settings_path()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return cls()
+        if not isinstance(data, dict):
+            return cls()
+        settings = cls()
+        known = {f.name for f in fields(cls)}
+        for key, value in data.items():
+            if key in known and key != "extra":
+                default = getattr(settings, key)
+                if default is None or value is None or isinstance(value, type(default)) or (
+                    isinstance(default, float) and isinstance(value, int)
+                ):
+                    setattr(settings, key, value)
+            elif key != "extra":
+                settings.extra[key] = value
+        return settings
+
+    def save(self, path: Path | None = None) -> None:
+        """Write settings atomically (a crash never leaves half a file)."""
+        path = path or paths.settings_path()
+        data = asdict(self)
+        extra = data.pop("extra")
+        data.update(extra)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)

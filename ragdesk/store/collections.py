@@ -1,0 +1,175 @@
+"""Named collections and the per-collection virtual tables behind them.
+
+Each collection owns two virtual tables: ``vec_c<ID>`` (sqlite-vec ``vec0``
+holding each chunk's float vector and its 1-bit quantisation for the fast coarse
+pass) and ``fts_c<ID>`` (contentless FTS5 for BM25). They are per collection
+because a vec0 table fixes its dimension and BM25 statistics should describe
+one collection, not all of them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import apsw
+
+from ragdesk import db
+
+_NAME_RE = re.compile(r"^[\w][\w .@+-]{0,63}$")
+
+
+class CollectionError(Exception):
+    """A collection that does not exist, or a request that would corrupt one."""
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A collection row: its identity and the embedding settings it is bound to."""
+
+    id: int
+    name: str
+    embedding_model: str
+    dimension: int
+    chunk_tokens: int
+    chunk_overlap: int
+
+    @property
+    def vec_table(self) -> str:
+        return f"vec_c{self.id}"
+
+    @property
+    def fts_table(self) -> str:
+        return f"fts_c{self.id}"
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """A collection with the counts shown by ``ragdesk collections`` and the Library panel."""
+
+    collection: Collection
+    documents: int
+    chunks: int
+    size_bytes: int
+    sources: list[str]
+
+    @property
+    def name(self) -> str:
+        return self.collection.name
+
+    def to_json(self) -> dict:
+        c = self.collection
+        return {
+            "name": c.name,
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "embedding_model": c.embedding_model,
+            "dimension": c.dimension,
+            "chunk_tokens": c.chunk_tokens,
+            "chunk_overlap": c.chunk_overlap,
+            "size_bytes": self.size_bytes,
+            "sources": self.sources,
+        }
+
+
+_COLUMNS = "id, name, embedding_model, dimension, chunk_tokens, chunk_overlap"
+
+
+def _from_row(row) -> Collection:
+    return Collection(*row)
+
+
+def get(conn: apsw.Connection, name: str) -> Collection:
+    """The collection called ``name``; raises CollectionError listing the ones that exist."""
+    row = conn.execute(f"SELECT {_COLUMNS} FROM collections WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        names = [r[0] for r in conn.execute("SELECT name FROM collections ORDER BY name")]
+        known = ", ".join(names) if names else "none yet"
+        raise CollectionError(f"no collection named {name!r} (collections: {known})")
+    return _from_row(row)
+
+
+def find(conn: apsw.Connection, name: str) -> Collection | None:
+    try:
+        return get(conn, name)
+    except CollectionError:
+        return None
+
+
+def all_collections(conn: apsw.Connection) -> list[Collection]:
+    return [_from_row(r) for r in conn.execute(f"SELECT {_COLUMNS} FROM collections ORDER BY name")]
+
+
+def create(
+    conn: apsw.Connection,
+    name: str,
+    *,
+    embedding_model: str,
+    dimension: int,
+    chunk_tokens: int,
+    chunk_overlap: int,
+) -> Collection:
+    """Create a collection and its vector and keyword tables in one transaction."""
+    if not _NAME_RE.match(name):
+        raise CollectionError(
+            f"invalid collection name {name!r}: use up to 64 letters, digits, spaces or . @ + - _"
+        )
+    if chunk_overlap >= chunk_tokens:
+        raise CollectionError("chunk overlap must be smaller than the chunk size")
+    with db.transaction(conn):
+        if find(conn, name) is not None:
+            raise CollectionError(f"a collection named {name!r} already exists")
+        conn.execute(
+            "INSERT INTO collections (name, embedding_model, dimension, chunk_tokens, chunk_overlap, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (name, embedding_model, dimension, chunk_tokens, chunk_overlap, time.time()),
+        )
+        collection = get(conn, name)
+        conn.execute(
+            f"CREATE VIRTUAL TABLE {collection.vec_table} USING vec0("
+            f"chunk_id INTEGER PRIMARY KEY, "
+            f"embedding float[{dimension}] distance_metric=cosine, "
+            f"embedding_bits bit[{dimension}])"
+        )
+        # Porter stemming: BM25 baselines (BEIR's Anserini) stem English too.
+        conn.execute(
+            f"CREATE VIRTUAL TABLE {collection.fts_table} USING fts5("
+            f"text, content='', contentless_delete=1, "
+            f"tokenize='porter unicode61 remove_diacritics 2')"
+        )
+    return collection
+
+
+def delete(conn: apsw.Connection, name: str) -> None:
+    """Drop a collection with every row and table that belongs to it."""
+    collection = get(conn, name)
+    with db.transaction(conn):
+        conn.execute(f"DROP TABLE IF EXISTS {collection.vec_table}")
+        conn.execute(f"DROP TABLE IF EXISTS {collection.fts_table}")
+        # chunks and document_texts go by ON DELETE CASCADE from documents.
+        conn.execute("DELETE FROM collections WHERE id = ?", (collection.id,))
+
+
+def info(conn: apsw.Connection, collection: Collection) -> CollectionInfo:
+    """Counts and an estimate of the collection's share of the database file."""
+    documents, chunks, text_bytes = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(n_chunks), 0), "
+        "COALESCE(SUM((SELECT LENGTH(CAST(text AS BLOB)) FROM document_texts t WHERE t.document_id = d.id)), 0)"
+        " FROM documents d WHERE collection_id = ?",
+        (collection.id,),
+    ).fetchone()
+    table_bytes = db.scalar(
+        conn,
+        "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name LIKE ? OR name LIKE ?",
+        (f"{collection.vec_table}%", f"{collection.fts_table}%"),
+    )
+    # Chunk rows hold about the text once more (overlaps included).
+    size = int(table_bytes or 0) + 2 * int(text_bytes)
+    sources = [
+        r[0]
+        for r in conn.execute(
+            "SELECT path FROM sources WHERE collection_id = ? ORDER BY path", (collection.id,)
+        )
+    ]
+    return CollectionInfo(collection, int(documents), int(chunks), size, sources)

@@ -1,0 +1,113 @@
+"""Writing and removing documents with all their rows (chunks, text, vectors, BM25).
+
+Every function here expects to run inside a transaction the caller holds, so
+a document is either fully present in every table or absent from all of them;
+that is what lets a killed indexing run leave a consistent database.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import apsw
+import numpy as np
+
+from ragdesk.store.collections import Collection
+
+
+@dataclass(frozen=True)
+class KnownDocument:
+    """What the store remembers of a file, enough to decide whether to re-read it."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+@dataclass
+class PreparedDocument:
+    """A file read, extracted and chunked, waiting for its vectors."""
+
+    path: str
+    kind: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    text: str
+    chunks: Sequence  # ragdesk.ingest.Chunk
+
+
+def known_documents(conn: apsw.Connection, collection: Collection) -> dict[str, KnownDocument]:
+    return {
+        row[1]: KnownDocument(*row)
+        for row in conn.execute(
+            "SELECT id, path, size, mtime_ns, sha256 FROM documents WHERE collection_id = ?",
+            (collection.id,),
+        )
+    }
+
+
+def delete_documents(conn: apsw.Connection, collection: Collection, ids: Iterable[int]) -> int:
+    """Remove documents and everything derived from them; returns how many went."""
+    removed = 0
+    for doc_id in ids:
+        chunk_ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE document_id = ?", (doc_id,))]
+        for chunk_id in chunk_ids:
+            conn.execute(f"DELETE FROM {collection.vec_table} WHERE chunk_id = ?", (chunk_id,))
+            conn.execute(f"DELETE FROM {collection.fts_table} WHERE rowid = ?", (chunk_id,))
+        # chunks and document_texts follow by ON DELETE CASCADE.
+        conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        removed += 1
+    return removed
+
+
+def touch_document(conn: apsw.Connection, doc_id: int, size: int, mtime_ns: int) -> None:
+    """Record a new size/mtime for a file whose content hash did not change."""
+    conn.execute("UPDATE documents SET size = ?, mtime_ns = ? WHERE id = ?", (size, mtime_ns, doc_id))
+
+
+def write_document(
+    conn: apsw.Connection,
+    collection: Collection,
+    doc: PreparedDocument,
+    vectors: np.ndarray,
+    replaces: int | None = None,
+) -> int:
+    """Insert a document with its chunks, vectors and BM25 rows; returns its id."""
+    if len(vectors) != len(doc.chunks):
+        raise ValueError("one vector per chunk is required")
+    if vectors.size and vectors.shape[1] != collection.dimension:
+        raise ValueError(
+            f"vectors have dimension {vectors.shape[1]}, collection {collection.name!r} "
+            f"expects {collection.dimension}"
+        )
+    if replaces is not None:
+        delete_documents(conn, collection, [replaces])
+    conn.execute(
+        "INSERT INTO documents (collection_id, path, kind, size, mtime_ns, sha256, n_chunks, indexed_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (collection.id, doc.path, doc.kind, doc.size, doc.mtime_ns, doc.sha256, len(doc.chunks), time.time()),
+    )
+    doc_id = conn.last_insert_rowid()
+    conn.execute("INSERT INTO document_texts (document_id, text) VALUES (?, ?)", (doc_id, doc.text))
+    for ordinal, (chunk, vector) in enumerate(zip(doc.chunks, vectors)):
+        conn.execute(
+            "INSERT INTO chunks (document_id, ordinal, start, end, page, heading, n_tokens, text)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (doc_id, ordinal, chunk.start, chunk.end, chunk.page, chunk.heading, chunk.n_tokens, chunk.text),
+        )
+        chunk_id = conn.last_insert_rowid()
+        blob = vector.tobytes()
+        conn.execute(
+            f"INSERT INTO {collection.vec_table} (chunk_id, embedding, embedding_bits)"
+            " VALUES (?, ?, vec_quantize_binary(?))",
+            (chunk_id, blob, blob),
+        )
+        # The heading is indexed with the text: a query naming a section finds it.
+        fts_text = f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
+        conn.execute(f"INSERT INTO {collection.fts_table} (rowid, text) VALUES (?, ?)", (chunk_id, fts_text))
+    return doc_id

@@ -1,0 +1,264 @@
+"""Incremental sync of folders into a collection.
+
+A file is re-read only when its size or mtime changed, and re-embedded only
+when its content hash changed too (a touched but identical file costs a hash).
+Files that disappeared lose their rows. Work is committed in batches, each in
+one transaction, so killing the process mid-run leaves a consistent database
+and the next run picks up exactly what is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import apsw
+
+from ragdesk import db
+from ragdesk.ingest import FileEntry, IngestRules, SkipFile, Skipped, extract, load, walk
+from ragdesk.store import documents
+from ragdesk.store.collections import Collection
+from ragdesk.store.documents import PreparedDocument
+
+BATCH_CHUNKS = 256  # chunks embedded per encode call and committed per transaction
+
+
+@dataclass
+class IndexProgress:
+    """A snapshot of an indexing run, for progress bars."""
+
+    phase: str  # "scanning" | "indexing" | "removing" | "done"
+    files_total: int = 0
+    files_done: int = 0
+    chunks_done: int = 0
+    bytes_total: int = 0
+    bytes_done: int = 0
+    current: str = ""
+    elapsed_s: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        """Chunks embedded per second so far."""
+        return self.chunks_done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left, estimated from the bytes still to read."""
+        if self.bytes_done <= 0 or self.elapsed_s <= 0:
+            return None
+        return (self.bytes_total - self.bytes_done) * self.elapsed_s / self.bytes_done
+
+
+@dataclass
+class IndexReport:
+    """What one run did, for the summary line and the skipped-files list."""
+
+    collection: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    touched: int = 0  # mtime changed but content identical: not re-embedded
+    removed: int = 0
+    chunks_added: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    unsupported: int = 0
+    cancelled: bool = False
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "collection": self.collection,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "touched": self.touched,
+            "removed": self.removed,
+            "chunks_added": self.chunks_added,
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "unsupported": self.unsupported,
+            "cancelled": self.cancelled,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+ProgressFn = Callable[[IndexProgress], None]
+CancelFn = Callable[[], bool]
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+class Indexer:
+    """Brings one collection in line with a set of files and folders."""
+
+    def __init__(
+        self,
+        conn: apsw.Connection,
+        collection: Collection,
+        rules: IngestRules,
+        embedder,  # ragdesk.embedder.Embedder; only touched when something must be embedded
+        *,
+        progress: ProgressFn | None = None,
+        cancel: CancelFn | None = None,
+    ) -> None:
+        self.conn = conn
+        self.collection = collection
+        self.rules = rules
+        self.embedder = embedder
+        self.progress = progress or (lambda p: None)
+        self.cancel = cancel or (lambda: False)
+        self._chunker = None
+        self._state = IndexProgress("scanning")
+        self._started = time.monotonic()
+
+    @property
+    def chunker(self):
+        if self._chunker is None:
+            from ragdesk.ingest import Chunker
+
+            self._chunker = Chunker(
+                self.embedder.tokenizer(),
+                chunk_tokens=self.collection.chunk_tokens,
+                overlap_tokens=self.collection.chunk_overlap,
+            )
+        return self._chunker
+
+    def _emit(self, **changes) -> None:
+        for key, value in changes.items():
+            setattr(self._state, key, value)
+        self._state.elapsed_s = time.monotonic() - self._started
+        self.progress(self._state)
+
+    def run(self, roots: Iterable[Path]) -> IndexReport:
+        """Index ``roots`` (files or folders) into the collection."""
+        report = IndexReport(self.collection.name)
+        roots = [Path(os.path.abspath(os.path.expanduser(str(r)))) for r in roots]
+        self._emit(phase="scanning")
+        known = documents.known_documents(self.conn, self.collection)
+        entries: list[FileEntry] = []
+        seen: set[str] = set()
+        for item in walk(roots, self.rules):
+            if isinstance(item, Skipped):
+                if item.kind == "unsupported":
+                    report.unsupported += 1
+                else:
+                    report.skipped.append((str(item.path), item.reason))
+                continue
+            entries.append(item)
+            seen.add(str(item.path))
+
+        todo: list[FileEntry] = []
+        for entry in entries:
+            old = known.get(str(entry.path))
+            if old is not None and old.size == entry.size and old.mtime_ns == entry.mtime_ns:
+                report.unchanged += 1
+            else:
+                todo.append(entry)
+        self._emit(
+            phase="indexing",
+            files_total=len(todo),
+            bytes_total=sum(e.size for e in todo),
+        )
+        self._index_files(todo, known, report)
+
+        if not report.cancelled:
+            # Rows of files that are gone, or no longer indexable, under these roots.
+            # A file that failed to *load* this time keeps its rows: it may be a
+            # passing fault (a file being written), not a removal.
+            root_strs = [str(r) for r in roots]
+            stale = [
+                doc.id
+                for path, doc in known.items()
+                if _under(path, root_strs) and path not in seen
+            ]
+            if stale:
+                self._emit(phase="removing")
+                with db.transaction(self.conn):
+                    report.removed += documents.delete_documents(self.conn, self.collection, stale)
+        report.seconds = time.monotonic() - self._started
+        self._emit(phase="done")
+        return report
+
+    def _index_files(self, todo: list[FileEntry], known, report: IndexReport) -> None:
+        batch: list[tuple[PreparedDocument, int | None]] = []
+        batch_chunks = 0
+        for entry in todo:
+            if self.cancel():
+                report.cancelled = True
+                break
+            path = str(entry.path)
+            self._emit(current=path)
+            old = known.get(path)
+            try:
+                loaded = load(entry, self.rules)
+            except SkipFile as exc:
+                report.skipped.append((path, str(exc)))
+                self._advance(entry)
+                continue
+            if old is not None and old.sha256 == loaded.sha256:
+                with db.transaction(self.conn):
+                    documents.touch_document(self.conn, old.id, loaded.size, loaded.mtime_ns)
+                report.touched += 1
+                self._advance(entry)
+                continue
+            try:
+                extracted = extract(loaded)
+                chunks = self.chunker.chunk(extracted)
+            except SkipFile as exc:
+                report.skipped.append((path, str(exc)))
+                if old is not None:
+                    with db.transaction(self.conn):
+                        report.removed += documents.delete_documents(self.conn, self.collection, [old.id])
+                self._advance(entry)
+                continue
+            if not chunks:
+                report.skipped.append((path, "no text to index"))
+                self._advance(entry)
+                continue
+            doc = PreparedDocument(
+                path=path,
+                kind=extracted.kind,
+                size=loaded.size,
+                mtime_ns=loaded.mtime_ns,
+                sha256=loaded.sha256,
+                text=extracted.text,
+                chunks=chunks,
+            )
+            batch.append((doc, old.id if old is not None else None))
+            batch_chunks += len(chunks)
+            if batch_chunks >= BATCH_CHUNKS:
+                self._flush(batch, report)
+                batch, batch_chunks = [], 0
+            self._advance(entry, count_file=False)
+        if batch:
+            self._flush(batch, report)
+
+    def _advance(self, entry: FileEntry, *, count_file: bool = True) -> None:
+        self._state.bytes_done += entry.size
+        if count_file:
+            self._state.files_done += 1
+        self._emit()
+
+    def _flush(self, batch: list[tuple[PreparedDocument, int | None]], report: IndexReport) -> None:
+        """Embed a batch of documents and commit them in one transaction."""
+        texts = [chunk.text for doc, _ in batch for chunk in doc.chunks]
+        vectors = self.embedder.encode(texts)
+        offset = 0
+        with db.transaction(self.conn):
+            for doc, replaces in batch:
+                n = len(doc.chunks)
+                documents.write_document(self.conn, self.collection, doc, vectors[offset : offset + n], replaces)
+                offset += n
+                if replaces is None:
+                    report.added += 1
+                else:
+                    report.updated += 1
+                report.chunks_added += n
+        self._emit(
+            files_done=self._state.files_done + len(batch),
+            chunks_done=self._state.chunks_done + len(texts),
+        )

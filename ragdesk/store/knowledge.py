@@ -1,0 +1,235 @@
+"""KnowledgeStore: the one object the CLI, the chat engine and the GUI use for documents."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ragdesk import db, paths
+from ragdesk.records import Hit
+from ragdesk.settings import Settings
+from ragdesk.store import collections as coll
+from ragdesk.store import documents, search as search_mod
+from ragdesk.store.collections import Collection, CollectionError, CollectionInfo
+from ragdesk.store.indexer import CancelFn, Indexer, IndexReport, ProgressFn
+
+
+class KnowledgeStore:
+    """Collections of indexed documents in one SQLite file, searchable three ways."""
+
+    def __init__(self, db_path: str | os.PathLike | None = None, settings: Settings | None = None) -> None:
+        self.db_path = Path(db_path) if db_path else paths.db_path()
+        self.settings = settings or Settings.load()
+        self.conn = db.connect(self.db_path)
+        self._embedders: dict[str, object] = {}
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "KnowledgeStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- collections -------------------------------------------------------
+
+    def embedder(self, model: str):
+        """The (lazily loaded) embedder for a model name, shared per store."""
+        from ragdesk.embedder import Embedder
+
+        if model not in self._embedders:
+            self._embedders[model] = Embedder(model)
+        return self._embedders[model]
+
+    def collection(self, name: str | None = None) -> Collection:
+        """An existing collection (the default one when ``name`` is None)."""
+        return coll.get(self.conn, name or self.settings.default_collection)
+
+    def ensure_collection(self, name: str | None = None, *, embedding_model: str | None = None) -> Collection:
+        """The named collection, created with the current settings if it doesn't exist.
+
+        A collection is bound to one embedding model; asking for another model
+        for an existing collection is refused rather than mixing vectors.
+        """
+        name = name or self.settings.default_collection
+        existing = coll.find(self.conn, name)
+        if existing is not None:
+            if embedding_model and embedding_model != existing.embedding_model:
+                raise CollectionError(
+                    f"collection {name!r} uses embedding model {existing.embedding_model!r}; "
+                    f"it cannot mix in vectors from {embedding_model!r} (make a new collection)"
+                )
+            return existing
+        model = embedding_model or self.settings.embedding_model
+        return coll.create(
+            self.conn,
+            name,
+            embedding_model=model,
+            dimension=self.embedder(model).dimension,
+            chunk_tokens=self.settings.chunk_tokens,
+            chunk_overlap=self.settings.chunk_overlap,
+        )
+
+    def create_collection(self, name: str, *, embedding_model: str | None = None) -> Collection:
+        model = embedding_model or self.settings.embedding_model
+        return coll.create(
+            self.conn,
+            name,
+            embedding_model=model,
+            dimension=self.embedder(model).dimension,
+            chunk_tokens=self.settings.chunk_tokens,
+            chunk_overlap=self.settings.chunk_overlap,
+        )
+
+    def delete_collection(self, name: str) -> None:
+        coll.delete(self.conn, name)
+
+    def collections(self) -> list[CollectionInfo]:
+        return [coll.info(self.conn, c) for c in coll.all_collections(self.conn)]
+
+    def info(self, name: str | None = None) -> CollectionInfo:
+        return coll.info(self.conn, self.collection(name))
+
+    # -- indexing ----------------------------------------------------------
+
+    def index(
+        self,
+        roots: Iterable[str | os.PathLike],
+        collection: str | None = None,
+        *,
+        progress: ProgressFn | None = None,
+        cancel: CancelFn | None = None,
+    ) -> IndexReport:
+        """Add or re-sync files and folders; only new and changed files are processed."""
+        from ragdesk.ingest import IngestRules
+
+        target = self.ensure_collection(collection)
+        roots = [Path(os.path.abspath(os.path.expanduser(str(r)))) for r in roots]
+        with db.transaction(self.conn):
+            for root in roots:
+                if root.exists():
+                    self.conn.execute(
+                        "INSERT OR IGNORE INTO sources (collection_id, path, added_at) VALUES (?, ?, ?)",
+                        (target.id, str(root), time.time()),
+                    )
+        indexer = Indexer(
+            self.conn,
+            target,
+            IngestRules.from_settings(self.settings),
+            self.embedder(target.embedding_model),
+            progress=progress,
+            cancel=cancel,
+        )
+        return indexer.run(roots)
+
+    def resync(
+        self, collection: str | None = None, *, progress: ProgressFn | None = None, cancel: CancelFn | None = None
+    ) -> IndexReport:
+        """Re-index every folder and file the collection was built from."""
+        info = self.info(collection)
+        return self.index(info.sources, info.name, progress=progress, cancel=cancel)
+
+    def forget(self, targets: Iterable[str | os.PathLike], collection: str | None = None) -> int:
+        """Remove files or folders (and every row derived from them); returns documents removed.
+
+        With no collection named, they are removed from every collection.
+        """
+        chosen = [self.collection(collection)] if collection else coll.all_collections(self.conn)
+        removed = 0
+        for target in targets:
+            path = os.path.abspath(os.path.expanduser(str(target)))
+            prefix = path.rstrip(os.sep) + os.sep
+            for c in chosen:
+                ids = [
+                    r[0]
+                    for r in self.conn.execute(
+                        "SELECT id FROM documents WHERE collection_id = ? AND (path = ? OR substr(path, 1, ?) = ?)",
+                        (c.id, path, len(prefix), prefix),
+                    )
+                ]
+                with db.transaction(self.conn):
+                    removed += documents.delete_documents(self.conn, c, ids)
+                    self.conn.execute(
+                        "DELETE FROM sources WHERE collection_id = ? AND (path = ? OR substr(path, 1, ?) = ?)",
+                        (c.id, path, len(prefix), prefix),
+                    )
+        return removed
+
+    # -- retrieval ---------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        collection: str | None = None,
+        *,
+        k: int | None = None,
+        mode: str | None = None,
+    ) -> list[Hit]:
+        """The chunks most relevant to ``query``, best first."""
+        target = self.collection(collection)
+        mode = mode or self.settings.search_mode
+        vector = None
+        if mode != "bm25" and self.chunk_count(target.name) > 0:
+            vector = self.embedder(target.embedding_model).encode_query(query)
+        elif mode != "bm25":
+            return []
+        return search_mod.search(
+            self.conn, target, query, vector, k=k or self.settings.top_k, mode=mode
+        )
+
+    def chunk_count(self, collection: str | None = None) -> int:
+        return search_mod.chunk_count(self.conn, self.collection(collection))
+
+    def document_text(self, document_id: int) -> str:
+        """The extracted text a document's chunk offsets point into."""
+        return db.scalar(self.conn, "SELECT text FROM document_texts WHERE document_id = ?", (document_id,)) or ""
+
+    def iter_chunks(self, collection: str | None = None) -> Iterator[Hit]:
+        """Every chunk of a collection in document order (score 0)."""
+        target = self.collection(collection)
+        for row in self.conn.execute(
+            "SELECT c.id, c.document_id, d.path, c.page, c.heading, c.start, c.end, c.text"
+            " FROM chunks c JOIN documents d ON d.id = c.document_id"
+            " WHERE d.collection_id = ? ORDER BY d.path, c.ordinal",
+            (target.id,),
+        ):
+            yield Hit(*row, score=0.0)
+
+    def iter_chunk_texts(self, collection: str | None = None) -> Iterator[str]:
+        for hit in self.iter_chunks(collection):
+            yield hit.text
+
+    def sample_chunks(self, collection: str | None, n: int, *, seed: int = 0, min_tokens: int = 20) -> list[Hit]:
+        """A reproducible random sample of substantial chunks (for generated QA sets)."""
+        target = self.collection(collection)
+        ids = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
+                " WHERE d.collection_id = ? AND c.n_tokens >= ? ORDER BY c.id",
+                (target.id, min_tokens),
+            )
+        ]
+        chosen = random.Random(seed).sample(ids, min(n, len(ids)))
+        return search_mod.hits_for(self.conn, [search_mod.Ranked(cid, 0.0) for cid in chosen])
+
+    def stats(self) -> dict:
+        """Totals for ``ragdesk stats``."""
+        infos = self.collections()
+        size = self.db_path.stat().st_size if self.db_path.exists() else 0
+        wal = Path(str(self.db_path) + "-wal")
+        return {
+            "database": str(self.db_path),
+            "database_bytes": size + (wal.stat().st_size if wal.exists() else 0),
+            "collections": len(infos),
+            "documents": sum(i.documents for i in infos),
+            "chunks": sum(i.chunks for i in infos),
+            "conversations": db.scalar(self.conn, "SELECT COUNT(*) FROM conversations"),
+            "messages": db.scalar(self.conn, "SELECT COUNT(*) FROM messages"),
+            "schema_version": db.scalar(self.conn, "PRAGMA user_version"),
+            "home": str(paths.home()),
+        }

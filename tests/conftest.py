@@ -1,0 +1,51 @@
+"""Shared fixtures: a private data folder per test, offline settings, Qt offscreen."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Before anything imports Qt or huggingface_hub: no display, no network.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# One assembled copy of the Gemma built-in for the whole run, not one per test home.
+os.environ.setdefault("RAGDESK_MODEL_CACHE", str(Path(tempfile.gettempdir()) / "ragdesk-test-model-cache"))
+
+sys.path.insert(0, str(Path(__file__).parent))  # lets tests import tests/support as `support`
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def ragdesk_home(tmp_path, monkeypatch):
+    """Every test gets its own empty data folder (never the user's)."""
+    from ragdesk import paths
+
+    home = tmp_path / "ragdesk-home"
+    monkeypatch.setenv(paths.ENV_HOME, str(home))
+    paths.set_home(None)
+    yield home
+    paths.set_home(None)
+
+
+@pytest.fixture
+def store(ragdesk_home):
+    """A KnowledgeStore on a fresh database in the test's data folder."""
+    from ragdesk.store import KnowledgeStore
+
+    with KnowledgeStore() as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.exists():
+        pytest.skip(f"evaluation data not found at {SHARED_DATA}")
+    return SHARED_DATA
