@@ -49,3 +49,19 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip(f"evaluation data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A tiny random-weight llama model (HF dir + GGUF twin with a chat template), built once."""
+    from support.tiny_models import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture(scope="session")
+def tiny_lora(tiny_model, tmp_path_factory):
+    """A random LoRA adapter GGUF that visibly changes the tiny model's output."""
+    from support.tiny_models import build_random_lora_gguf
+
+    return build_random_lora_gguf(tiny_model.gguf_path, tmp_path_factory.mktemp("tiny-lora") / "tiny-lora.gguf")

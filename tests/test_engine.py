@@ -54,10 +54,10 @@ def greedy(eng, prompt=RAW, n=24, **kw):
 def test_load_reports_model_info_and_caps_context(engine, models):
     info = engine.info
     assert engine.loaded and info.architecture == "llama"
-    assert (info.n_embd, info.n_layer, info.n_vocab, info.n_ctx_train) == (64, 2, 512, 256)
+    assert (info.n_embd, info.n_layer, info.n_vocab, info.n_ctx_train) == (64, 2, 512, 2048)
     assert info.chat_template and "<|im_start|>" in info.chat_template
     assert info.size_bytes == models["tiny"].stat().st_size
-    assert engine.n_ctx == 256  # min(setting 4096, trained 256)
+    assert engine.n_ctx == 2048  # min(setting 4096, trained 2048)
     assert engine.load_count == 1
     assert read_model_info(models["plain"]).chat_template is None
 
@@ -233,8 +233,8 @@ def test_abandoned_stream_counts_as_cancelled_and_frees_engine(engine):
 
 
 def test_prompt_too_long(engine):
-    with pytest.raises(PromptTooLongError, match="context holds 256"):
-        engine.stream("word " * 400)
+    with pytest.raises(PromptTooLongError, match="context holds 2048"):
+        engine.stream("word " * 3000)
 
 
 # ---------------------------------------------------------------------------- prompts

@@ -146,3 +146,20 @@ def test_cli_merge(tiny, adapter, tmp_path):
     bad = runner.invoke(cli, ["lora", "merge", str(tiny.gguf_path), str(adapter), "-o", str(out), "--quant", "Q9"])
     assert bad.exit_code == 1
     assert "Error: Unknown quantization type" in bad.output and "Traceback" not in bad.output
+
+
+def test_gemma3_merge_and_tied_embedding_refusal(tmp_path):
+    from support.tiny_gemma import build_tiny_gemma3
+
+    gemma = build_tiny_gemma3(tmp_path / "gemma")
+    adapter = build_random_lora_gguf(gemma.gguf_path, tmp_path / "g.gguf", targets=("attn_q", "attn_k", "ffn_down"))
+    merged = merge_lora(gemma.gguf_path, adapter, tmp_path / "m.gguf")
+    base = _load(gemma.gguf_path)
+    set_llama_adapters(base, [(load_llama_adapter(base, adapter), 1.0)])
+    model = _load(merged)
+    tokens = _prompt(model)
+    assert np.abs(llama_last_logits(model, tokens) - llama_last_logits(base, tokens)).max() < 0.02
+    # token_embd doubles as the output matrix here: llama.cpp would abort on such an adapter.
+    embd = build_random_lora_gguf(gemma.gguf_path, tmp_path / "e.gguf", targets=("token_embd",))
+    with pytest.raises(LoraMergeError, match="shares with its output layer"):
+        merge_lora(gemma.gguf_path, embd, tmp_path / "x.gguf")

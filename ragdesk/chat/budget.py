@@ -52,6 +52,7 @@ def fit(
     measure: Callable[[list[dict]], int],
     count: Callable[[str], int],
     specials: Sequence[str] = (),
+    example: bool = False,
 ) -> Budgeted:
     """Trim history and sources until the rendered prompt leaves ``reserve`` tokens free.
 
@@ -64,7 +65,7 @@ def fit(
     truncated = False
 
     def build() -> tuple[list[dict], int]:
-        msgs = build_messages(question, history=history, sources=kept, specials=specials)
+        msgs = build_messages(question, history=history, sources=kept, specials=specials, example=example)
         return msgs, measure(msgs)
 
     messages, used = build()

@@ -61,6 +61,13 @@ def format_sources(hits: Sequence[Hit], specials: Sequence[str] = ()) -> str:
     return "\n\n".join(blocks)
 
 
+# One worked exchange shown before the real question: small models copy the
+# citation format far more reliably from an example than from instructions.
+EXAMPLE_SOURCE = "The Riverside Museum opens at 9 am on weekdays and at 11 am on Sundays."
+EXAMPLE_QUESTION = "When does the Riverside Museum open on Sundays?"
+EXAMPLE_ANSWER = "It opens at 11 am on Sundays [1]."
+
+
 @dataclass(frozen=True)
 class Turn:
     """One earlier exchange of the conversation."""
@@ -75,14 +82,20 @@ def build_messages(
     history: Sequence[Turn] = (),
     sources: Sequence[Hit] | None = None,
     specials: Sequence[str] = (),
+    example: bool = False,
 ) -> list[dict]:
     """Chat messages for one question.
 
     ``sources`` is None when the mode does not retrieve; an empty list means
     retrieval ran and found nothing relevant, which the model is told.
+    ``example`` prepends one worked, cited exchange (retrieval modes only).
     """
     retrieval = sources is not None
     messages = [{"role": "system", "content": SYSTEM_RAG if retrieval else SYSTEM_PLAIN}]
+    if retrieval and example:
+        example_hit = Hit(0, 0, "museum.txt", None, None, 0, len(EXAMPLE_SOURCE), EXAMPLE_SOURCE, 0.0)
+        messages.append({"role": "user", "content": _sources_question([example_hit], EXAMPLE_QUESTION, ())})
+        messages.append({"role": "assistant", "content": EXAMPLE_ANSWER})
     for turn in history:
         messages.append({"role": "user", "content": neutralise(turn.question, specials)})
         messages.append({"role": "assistant", "content": turn.answer})
@@ -90,13 +103,14 @@ def build_messages(
     if not retrieval:
         messages.append({"role": "user", "content": asked})
     elif sources:
-        messages.append(
-            {
-                "role": "user",
-                "content": f"Sources:\n\n{format_sources(sources, specials)}\n\n"
-                f"Question: {asked}\nAnswer using the sources and cite them like [1].",
-            }
-        )
+        messages.append({"role": "user", "content": _sources_question(sources, asked, specials)})
     else:
         messages.append({"role": "user", "content": f"{NO_SOURCES_NOTE}\n\nQuestion: {asked}"})
     return messages
+
+
+def _sources_question(sources: Sequence[Hit], asked: str, specials: Sequence[str]) -> str:
+    return (
+        f"Sources:\n\n{format_sources(sources, specials)}\n\n"
+        f"Question: {asked}\nAnswer using the sources and cite them like [1]."
+    )

@@ -34,6 +34,7 @@ class Answer:
     retrieved: list[Hit] = field(default_factory=list)
     cited: list[tuple[int, Hit]] = field(default_factory=list)
     relevant: bool = False
+    inferred: list[int] = field(default_factory=list)  # citation numbers added by attribution
     stats: dict = field(default_factory=dict)
     conversation_id: int | None = None
     message_id: int | None = None
@@ -48,7 +49,7 @@ class Answer:
             "collection": self.collection,
             "relevant_sources": self.relevant,
             "retrieved": [h.to_json() for h in self.retrieved],
-            "cited": [{**h.to_json(), "n": n} for n, h in self.cited],
+            "cited": [{**h.to_json(), "n": n, "inferred": n in self.inferred} for n, h in self.cited],
             "stats": self.stats,
             "conversation_id": self.conversation_id,
             "message_id": self.message_id,
@@ -189,6 +190,7 @@ class ChatSession:
             measure=lambda msgs: len(self.engine.prompt_tokens(self._render(msgs, spec.retrieval))),
             count=self.engine.count_tokens,
             specials=specials,
+            example=self.settings.extra.get("cite_example", True),
         )
         given = fitted.sources or []
         prompt = self._render(fitted.messages, spec.retrieval)
@@ -203,7 +205,10 @@ class ChatSession:
             if on_token:
                 on_token(piece)
         raw = "".join(pieces).strip()
-        text = citations.clean_citations(raw, len(given)) if sources is not None else raw
+        text, inferred = raw, []
+        if sources is not None:
+            text = citations.clean_citations(raw, len(given))
+            text, inferred = citations.attribute(text, [h.text for h in given])
         # The cited chunks are reported in full even if the prompt held a truncated copy.
         originals = {h.chunk_id: h for h in (sources or [])}
         cited = [
@@ -224,6 +229,7 @@ class ChatSession:
             retrieved=[originals.get(h.chunk_id, h) for h in given],
             cited=cited,
             relevant=relevant,
+            inferred=inferred,
             stats=stats,
             conversation_id=conversation_id,
         )

@@ -378,6 +378,13 @@ def check_adapter_fits(adapter: AdapterInfo, model: ModelInfo, model_tensors: Ma
             )
         if len(a_shape) != 2 or len(b_shape) != 2 or len(target) < 2:
             raise AdapterError(f"{adapter.path.name} is damaged: {base} has a malformed A/B pair")
+        if base.startswith("token_embd") and "output.weight" not in model_tensors:
+            # With tied embeddings llama.cpp applies this pair to the output matrix too,
+            # where the shapes don't fit, and aborts the whole process.
+            raise AdapterError(
+                f"{adapter.path.name} changes the token embeddings, which {model.name} shares with its "
+                "output layer; llama.cpp cannot apply such an adapter (retrain it without embed_tokens)"
+            )
         if base.startswith("token_embd"):  # llama.cpp stores this pair flipped (rows are looked up in A)
             fits = target[0] == b_shape[1] and target[1] == a_shape[1] and a_shape[0] == b_shape[0]
         else:

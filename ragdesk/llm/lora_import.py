@@ -55,7 +55,6 @@ class BaseShape:
     kv_heads: int
     layers: int | None
     tied_output: bool
-    embed_scale: float  # multiplier the model applies after the embedding lookup
     vocab: int | None = None
 
 
@@ -157,7 +156,6 @@ def _base_from_config(config_dir: Path) -> BaseShape:
         kv_heads=int(config.get("num_key_value_heads") or heads),
         layers=int(config["num_hidden_layers"]),
         tied_output=bool(config.get("tie_word_embeddings", model_type.startswith("gemma"))),
-        embed_scale=math.sqrt(hidden) if arch == "gemma3" else 1.0,
         vocab=config.get("vocab_size"),
     )
 
@@ -180,7 +178,6 @@ def _base_from_gguf(path: Path) -> BaseShape:
         kv_heads=int(gt.field_value(reader, f"{arch}.attention.head_count_kv") or heads),
         layers=int(gt.field_value(reader, f"{arch}.block_count")),
         tied_output="output.weight" not in gt.tensor_map(reader),
-        embed_scale=math.sqrt(hidden) if arch == "gemma3" else 1.0,
         vocab=len(gt.field_value(reader, "tokenizer.ggml.tokens") or []) or None,
     )
 
@@ -231,12 +228,6 @@ def _module_scale(config: dict, module: str, rank: int) -> float:
     return alpha / math.sqrt(rank) if config.get("use_rslora") else alpha / rank
 
 
-def _peft_scales_embeddings(config: dict) -> bool:
-    """Whether the PEFT that saved the adapter multiplied embedding deltas by the embed scale."""
-    numbers = re.findall(r"\d+", str(config.get("peft_version") or "0"))[:3]
-    return tuple(int(n) for n in numbers) >= (0, 18, 0)
-
-
 def _gguf_name(module: str, base: BaseShape) -> str:
     """llama.cpp tensor name for a PEFT module path, or LoraImportError."""
     if "vision" in module or "multi_modal" in module:
@@ -254,6 +245,10 @@ def _gguf_name(module: str, base: BaseShape) -> str:
                                   "llama.cpp cannot apply that. Train without lm_head.")
         return "output.weight"
     if module.endswith("embed_tokens"):
+        if base.tied_output:
+            # llama.cpp would also apply it to the shared output matrix, and abort.
+            raise LoraImportError("The adapter changes embed_tokens, which this model shares with its output "
+                                  "layer; llama.cpp cannot apply that. Train without embed_tokens.")
         return "token_embd.weight"
     raise LoraImportError(f"The adapter changes {module}, which has no llama.cpp equivalent; "
                           "only attention, MLP, lm_head and embedding layers are supported.")
@@ -294,9 +289,7 @@ def _convert(weights: dict[str, np.ndarray], config: dict, base: BaseShape) -> d
             if base.vocab and a.shape[1] != base.vocab:
                 raise LoraImportError(f"The adapter's embeddings cover {a.shape[1]} tokens but the base model "
                                       f"has {base.vocab}; the adapter was made for another model.")
-            # llama.cpp adds the delta before the model's embedding scale (Gemma: sqrt(hidden));
-            # PEFT did so too from 0.18 on, older versions added it after the scale.
-            pairs[name] = (a.T, b, scale if _peft_scales_embeddings(config) else scale / base.embed_scale)
+            pairs[name] = (a.T, b, scale)
             continue
         if base.permute_qk and name.endswith(("attn_q.weight", "attn_k.weight")):
             n_head = base.heads if "attn_q" in name else base.kv_heads

@@ -111,6 +111,10 @@ def check_adapter_fits(base: Any, adapter: LoraAdapterFile, base_name: str = "th
         if target is None:
             raise LoraMergeError(
                 f"The adapter changes {pair.name}, which {base_name} does not have; wrong base model?")
+        if pair.name == "token_embd.weight" and "output.weight" not in tensors:
+            # llama.cpp would apply it to the tied output matrix too (and abort on the shapes).
+            raise LoraMergeError(f"The adapter changes the token embeddings, which {base_name} shares with "
+                                 "its output layer; llama.cpp cannot use such an adapter.")
         a, b = gt.tensor_shape(pair.a), gt.tensor_shape(pair.b)
         rows, cols = gt.tensor_shape(target)
         if pair.name.endswith("token_embd.weight"):

@@ -13,7 +13,9 @@ the architecture and shape the adapter was trained on:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -251,29 +253,50 @@ def _load_hf(ref: str, source: BaseSource):
 def _dequantize_to_cache(gguf_path: Path, hf_dir: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    kwargs = {}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
-        model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+        from transformers import GgufConfig
+
+        # Ask for plain dense weights: with the ``kernels`` package installed,
+        # transformers would otherwise keep GGUF blocks packed (not trainable).
+        kwargs["quantization_config"] = GgufConfig(gguf_file=gguf_path.name, dequantize=True)
+    except ImportError:  # older transformers always dequantize
+        pass
+    try:
+        # transformers draws a raw tqdm bar here that ignores its own switch.
+        with contextlib.redirect_stderr(io.StringIO()):
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+            model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name, **kwargs)
     except Exception as exc:  # noqa: BLE001
         raise BaseModelError(
             f"transformers cannot load {gguf_path.name} for training ({_first_line(exc)}); "
             "pass --base with the model's Hugging Face folder instead"
         ) from exc
+    packed = [type(m).__name__ for m in model.modules() if "gguf" in type(m).__name__.lower()]
+    if packed:
+        raise BaseModelError(
+            f"transformers kept {gguf_path.name} quantized ({packed[0]}); "
+            "pass --base with the model's Hugging Face folder instead"
+        )
     _save_clean(model, tokenizer, hf_dir)
 
 
 def _save_clean(model, tokenizer, hf_dir: Path, config_only: bool = False) -> None:
-    """Save as a plain fp32 HF folder, atomically (a crash leaves no half cache)."""
-    # A GGUF-loaded model remembers its quantizer: save_pretrained refuses it and
-    # a reload would try to dequantize again, so drop it. Its config also lacks
-    # ``architectures``, which the PEFT->GGUF import needs.
+    """Save as a plain HF folder, atomically (a crash leaves no half cache)."""
+    # A GGUF-loaded model may remember its quantizer: save_pretrained refuses
+    # it and a reload would try to dequantize again, so drop it. Its config
+    # also lacks ``architectures``, which the PEFT->GGUF import needs.
+    quantizer = getattr(model, "hf_quantizer", None)
+    if quantizer is not None and hasattr(quantizer, "remove_quantization_config"):
+        quantizer.remove_quantization_config(model)
     model.hf_quantizer = None
+    model.is_quantized = False
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     if not getattr(model.config, "architectures", None):
         model.config.architectures = [type(model).__name__]
     hf_dir.parent.mkdir(parents=True, exist_ok=True)
-    need = 0 if config_only else sum(p.numel() * 4 for p in model.parameters())
+    need = 0 if config_only else sum(p.numel() * p.element_size() for p in model.parameters())
     ensure_free_space(hf_dir.parent, need + (16 << 20), "the dequantized base model")
     tmp = hf_dir.with_name(hf_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -281,7 +304,7 @@ def _save_clean(model, tokenizer, hf_dir: Path, config_only: bool = False) -> No
         if config_only:
             model.config.save_pretrained(tmp)
         else:
-            model.float().save_pretrained(tmp)
+            model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / _CACHE_MARKER).write_text(json.dumps({"format": 1}))
         shutil.rmtree(hf_dir, ignore_errors=True)

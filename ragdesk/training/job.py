@@ -134,6 +134,11 @@ def _run(request: TrainRequest, progress, cancel, settings, store, registry) -> 
     if not _NAME_RE.match(name or ""):
         raise TrainingError(f"{name!r} is not a usable adapter name: use letters, digits and . _ - + @")
     run_dir = run_dir_for(name)
+    if not request.resume and has_checkpoint(run_dir):
+        raise ResumeError(
+            f"a training run named {name!r} already exists; add --resume to continue it "
+            "or choose another name"
+        )
     stored = _stored_run(run_dir, request)
     method = check_method(_pick(request.method, stored.get("method"), "continued", "method"))
     collection = _pick(request.collection, stored.get("collection"), settings.default_collection, "collection")
@@ -163,7 +168,7 @@ def _run(request: TrainRequest, progress, cancel, settings, store, registry) -> 
     source = bm.resolve_base(base_ref, registry=registry, default_model=settings.model)
     if stored and source.ref != stored["base"]["ref"]:
         raise ResumeError(f"cannot resume with a different base ({stored['base']['name']} -> {source.name})")
-    target_name, target_path = _target_gguf(source, request.model or stored.get("model"), registry, settings)
+    target_name, target_path = _target_gguf(source, request.model or stored.get("model_path"), registry, settings)
     if source.kind != "gguf":
         bm.check_gguf_matches(_hf_config(source), target_path)
     _say(progress, "load", f"loading the base model {source.name}")
@@ -178,11 +183,6 @@ def _run(request: TrainRequest, progress, cancel, settings, store, registry) -> 
     )
     run_dir.mkdir(parents=True, exist_ok=True)
     if not request.resume:
-        if has_checkpoint(run_dir):
-            raise ResumeError(
-                f"a training run named {name!r} already exists; add --resume to continue it "
-                "or choose another name"
-            )
         _write_json(run_dir / RUN_FILE, {
             "name": name, "collection": collection, "method": method,
             "base": asdict(source), "model": target_name, "model_path": str(target_path),

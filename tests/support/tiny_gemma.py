@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from support.tiny_models import TinyModel, _add_tokenizer, _tensor_adder, build_tiny_tokenizer
+from support.tiny_models import TinyModel, add_tokenizer_metadata, build_tiny_tokenizer, tensor_adder
 from ragdesk.llm.gguf_tensors import finish
 
 GEMMA_SHAPE = dict(hidden=64, layers=2, heads=4, kv_heads=1, head_dim=32, intermediate=128)
@@ -115,8 +115,8 @@ def hf_gemma3_to_gguf(hf_dir: Path, out_path: Path, *, chat_template: bool = Tru
     w.add_layer_norm_rms_eps(config["rms_norm_eps"])
     w.add_rope_freq_base(config["rope_parameters"]["full_attention"]["rope_theta"])
     w.add_sliding_window(config["sliding_window"])
-    _add_tokenizer(w, hf_dir, chat_template)
-    put = _tensor_adder(w, "f32")
+    add_tokenizer_metadata(w, hf_dir, chat_template)
+    put = tensor_adder(w, "f32")
     # llama.cpp's Gemma norms multiply by the stored weight, HF's by (1 + weight).
     norms = {"input_layernorm": "attn_norm", "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm",
              "post_attention_layernorm": "post_attention_norm", "pre_feedforward_layernorm": "ffn_norm",

@@ -11,6 +11,11 @@ In a conftest::
     @pytest.fixture(scope="session")
     def tiny_model(tmp_path_factory):
         return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+``build_tiny_model(dir, **WIDE_SHAPE)`` gives a model of another size, and
+``support.tiny_gemma.build_tiny_gemma3`` one of another architecture (``gemma3``),
+for tests that check a mismatched adapter is refused. The helpers at the end drive
+llama.cpp directly (logits, greedy tokens, adapters) and transformers for comparison.
 """
 
 from __future__ import annotations
@@ -170,7 +175,7 @@ def build_tiny_hf_llama(
         "num_key_value_heads": kv_heads,
         "head_dim": head_dim,
         "hidden_act": "silu",
-        "max_position_embeddings": 256,
+        "max_position_embeddings": 2048,  # room for RAG prompts in chat tests
         "rms_norm_eps": 1e-5,
         "rope_theta": 10000.0,
         "rope_scaling": None,
@@ -217,7 +222,7 @@ def _gguf_vocab(hf_dir: Path) -> tuple[list[str], list[int], list[str], dict]:
     return tokens, types, merges, tok_config
 
 
-def _add_tokenizer(w, hf_dir: Path, chat_template: bool) -> None:
+def add_tokenizer_metadata(w, hf_dir: Path, chat_template: bool) -> None:
     """Write the BPE tokenizer of ``hf_dir`` (and its chat template) as GGUF metadata."""
     tokens, types, merges, tok_config = _gguf_vocab(hf_dir)
     ids = {t: i for i, t in enumerate(tokens)}
@@ -235,7 +240,7 @@ def _add_tokenizer(w, hf_dir: Path, chat_template: bool) -> None:
         w.add_chat_template(tok_config["chat_template"])
 
 
-def _tensor_adder(w, dtype: str):
+def tensor_adder(w, dtype: str):
     """``put(name, array)``: add a tensor as float32, or float16 for 2-D ones when dtype is f16."""
 
     def put(name: str, array: np.ndarray) -> None:
@@ -275,8 +280,8 @@ def hf_llama_to_gguf(hf_dir: Path, out_path: Path, *, chat_template: bool = True
     w.add_rope_dimension_count(head_dim)
     w.add_rope_freq_base(_rope_theta(config))
     w.add_layer_norm_rms_eps(float(config.get("rms_norm_eps", 1e-5)))
-    _add_tokenizer(w, hf_dir, chat_template)
-    put = _tensor_adder(w, dtype)
+    add_tokenizer_metadata(w, hf_dir, chat_template)
+    put = tensor_adder(w, dtype)
 
     put("token_embd.weight", weights["model.embed_tokens.weight"])
     for i in range(config["num_hidden_layers"]):
