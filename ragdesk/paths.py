@@ -25,15 +25,47 @@ def set_home(path: str | os.PathLike | None) -> None:
 
 
 def home() -> Path:
-    """The data folder, created on first use."""
+    """The data folder, created on first use.
+
+    In order: ``--home``, ``RAGDESK_HOME``, the folder chosen in the app's
+    Settings, the platform's data directory.
+    """
     if _override is not None:
         root = _override
     elif os.environ.get(ENV_HOME):
         root = Path(os.environ[ENV_HOME]).expanduser().resolve()
     else:
-        root = platformdirs.user_data_path(APP_NAME, appauthor=False)
+        root = chosen_data_folder() or platformdirs.user_data_path(APP_NAME, appauthor=False)
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+def data_folder_pointer() -> Path:
+    """A one-line file in the config folder naming the data folder chosen in Settings.
+
+    It lives outside the data folder so that moving the data folder is possible;
+    the CLI and the app both follow it.
+    """
+    return platformdirs.user_config_path(APP_NAME, appauthor=False) / "data-folder"
+
+
+def chosen_data_folder() -> Path | None:
+    """The data folder chosen in Settings, if any."""
+    try:
+        text = data_folder_pointer().read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return Path(text).expanduser() if text else None
+
+
+def choose_data_folder(folder: str | os.PathLike | None) -> None:
+    """Use ``folder`` as the data folder from the next start on (None: the platform default)."""
+    pointer = data_folder_pointer()
+    if folder is None:
+        pointer.unlink(missing_ok=True)
+        return
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    pointer.write_text(str(Path(folder).expanduser().resolve()) + "\n", encoding="utf-8")
 
 
 def is_relocated() -> bool:

@@ -30,8 +30,9 @@ SKIP_DIRS = (
 
 
 def _default_threads() -> int:
-    # llama.cpp is fastest on physical cores; leave one for the GUI when we can.
-    return max(1, (os.cpu_count() or 2) - (1 if (os.cpu_count() or 2) > 4 else 0))
+    # Half the logical CPUs (about the physical cores), at most 8: llama.cpp slows
+    # down sharply when its threads compete with each other or with the GUI.
+    return max(1, min(8, (os.cpu_count() or 2) // 2))
 
 
 @dataclass

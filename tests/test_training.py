@@ -25,7 +25,8 @@ from ragdesk.training import (
 )
 from ragdesk.training.dataset import IGNORE, build_training_data, qa_examples, split_heldout, text_blocks
 from ragdesk.training.job import TrainRequest, run_job
-from ragdesk.training.trainer import TrainConfig, has_checkpoint, train
+from ragdesk.training.checkpoints import has_checkpoint
+from ragdesk.training.trainer import TrainConfig, train
 from support.tiny_models import WIDE_SHAPE, build_tiny_model, hf_greedy, llama_greedy, load_llama_adapter, set_llama_adapters
 
 FACTS = (
@@ -62,11 +63,16 @@ def indexed_db(tmp_path_factory):
     root = tmp_path_factory.mktemp("kb")
     (root / "docs").mkdir()
     (root / "docs" / "zorblax.txt").write_text(FACTS, encoding="utf-8")
-    with KnowledgeStore(root / "ragdesk.db") as store:
-        store.index([root / "docs"], "facts")
-        store.create_collection("empty")
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return root / "ragdesk.db"
+    # Module fixtures run before the per-test home is set: use a private one.
+    paths.set_home(root / "home")
+    try:
+        with KnowledgeStore(paths.db_path()) as store:
+            store.index([root / "docs"], "facts")
+            store.create_collection("empty")
+            store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        paths.set_home(None)
+    return root / "home" / "ragdesk.db"
 
 
 @pytest.fixture
@@ -100,12 +106,29 @@ def test_qa_example_scores_only_the_answer(tokenizer):
     scored = [t for t, label in zip(example.input_ids, example.labels) if label != IGNORE]
     prompt = [t for t, label in zip(example.input_ids, example.labels) if label == IGNORE]
     assert tokenizer.decode(scored) == "Mira Quenton.<|im_end|>"
-    # The unscored part is exactly what the chat engine sends before the answer.
+    # The unscored part is exactly what lora mode sends before the answer.
+    from ragdesk.chat.prompts import build_messages
+
     expected = tokenizer.apply_chat_template(
-        [{"role": "user", "content": "Who founded Zorblax?"}], tokenize=False, add_generation_prompt=True
+        build_messages("Who founded Zorblax?"), tokenize=False, add_generation_prompt=True
     )
     assert tokenizer.decode(prompt) == expected
     assert example.labels[: len(prompt)] == (IGNORE,) * len(prompt)
+
+
+def test_qa_prompt_without_chat_template_is_the_engines_completion_prompt(tiny, tmp_path):
+    from transformers import AutoTokenizer
+
+    from ragdesk.chat.prompts import build_messages
+    from ragdesk.llm.prompt_format import completion_prompt
+
+    plain = AutoTokenizer.from_pretrained(tiny.hf_dir)
+    plain.chat_template = None
+    (example,) = qa_examples(plain, [("Who founded Zorblax?", "Mira Quenton.")], max_length=256)
+    prompt = [t for t, label in zip(example.input_ids, example.labels) if label == IGNORE]
+    scored = [t for t, label in zip(example.input_ids, example.labels) if label != IGNORE]
+    assert plain.decode(prompt) == completion_prompt(build_messages("Who founded Zorblax?"))[0]
+    assert plain.decode(scored) == " Mira Quenton.<|im_end|>"
 
 
 def test_text_blocks_cover_the_text_in_order(tokenizer):
@@ -138,6 +161,7 @@ def test_unknown_method_is_refused(tokenizer, store, tiny):
 # ------------------------------------------------------------------ training end to end
 
 
+@pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")
 def test_train_job_loss_falls_and_llama_cpp_runs_the_adapter_like_transformers(store, tiny, tokenizer):
     import llama_cpp
 
@@ -229,6 +253,28 @@ def test_cancelled_job_resumes_from_the_cli(store, tiny):
     assert changed.exit_code == 1 and "rank (8 -> 4)" in changed.output
 
 
+@pytest.mark.parametrize("args, message", [
+    (["-c", "empty"], "Error: the collection 'empty' has no text to train on; index some documents first\n"),
+    (["--method", "sft"], "Error: unknown training method 'sft'; choose one of: continued, qa, both\n"),
+    (["--model", "WIDE"], "is not the model the adapter is trained on"),
+])
+def test_cli_bad_inputs_are_one_line_errors(store, tiny, tmp_path, args, message):
+    pytest.importorskip("ragdesk.cli.lora_cmds")
+    from click.testing import CliRunner
+
+    import ragdesk.cli.train_cmds  # noqa: F401 - registers `lora train`
+    from ragdesk.cli.root import cli
+
+    store.close()
+    if "WIDE" in args:
+        args = ["--model", str(build_tiny_model(tmp_path / "wide", **WIDE_SHAPE).gguf_path)]
+    out = CliRunner().invoke(cli, ["lora", "train", "-c", "facts", "--base", str(tiny.hf_dir),
+                                   "--model", str(tiny.gguf_path), "-o", "bad", *args])
+    assert out.exit_code == 1
+    assert message in out.output and "Traceback" not in out.output
+    assert len(out.output.strip().splitlines()) == 1
+
+
 # ------------------------------------------------------------------ the base model
 
 
@@ -268,7 +314,12 @@ def test_base_and_gguf_mismatch_is_refused_before_training(store, tiny, tmp_path
         run_job(request, store=store)
     message = str(err.value)
     assert "width 96" in message and "width 64" in message and "tiny.gguf" in message
+    # A GGUF base for another GGUF: compared from the headers, before anything is dequantized.
+    request = TrainRequest(name="mismatch", collection="facts", base=str(tiny.gguf_path), model=str(wide.gguf_path))
+    with pytest.raises(BaseMismatchError, match="width 96"):
+        run_job(request, store=store)
     assert not (paths.training_dir() / "mismatch").exists()
+    assert not (paths.training_dir() / "bases").exists()
     assert list(paths.adapters_dir().iterdir()) == []
 
 
@@ -279,6 +330,15 @@ def test_empty_and_unknown_collections_are_refused(store, tiny):
         run_job(_request(tiny, collection="nope"), store=store)
     with pytest.raises(EmptyCollectionError, match="no question/answer pairs"):
         run_job(_request(tiny, method="qa", qa_pairs=[]), store=store)
+
+
+def test_generated_questions_that_all_fail_the_checks_are_reported(store, tiny):
+    """The qa method asks the model (llama.cpp, through qagen) for pairs; the random tiny one writes noise."""
+    seen = []
+    with pytest.raises(EmptyCollectionError, match=r"the local model wrote no usable question/answer pairs \(1 tried\)"):
+        run_job(_request(tiny, method="qa", n_qa=2), store=store, progress=seen.append)
+    assert any("questions: 0 kept of 1/1 tried" in p.message for p in seen)
+    assert not has_checkpoint(paths.training_dir() / "facts-lora")
 
 
 # ------------------------------------------------------------------ out of disk
@@ -366,3 +426,25 @@ def test_qa_method_with_given_pairs_measures_heldout_loss(store, tiny):
     assert t.train_loss_after < t.train_loss_before
     saved = json.loads((Path(result.run_dir) / "qa_pairs.json").read_text())
     assert [tuple(p) for p in saved] == PAIRS
+
+
+def test_qa_adapter_answers_in_lora_mode_prompts(store, tiny, tokenizer):
+    """Training prompts are token for token what the engine sends in lora mode, so the answers come back."""
+    from ragdesk.chat.prompts import build_messages
+    from ragdesk.llm.engine import Engine
+
+    result = run_job(_request(tiny, name="qa-engine", method="qa", qa_pairs=PAIRS, heldout_fraction=0.0,
+                              options={"max_steps": 40}), store=store)
+    assert result.n_heldout_examples == 0
+    question, answer = PAIRS[0]
+    (example,) = qa_examples(tokenizer, [PAIRS[0]], 256)
+    with Engine(n_ctx=256, n_threads=1) as engine:
+        engine.load(tiny.gguf_path)
+        prompt = engine.render_chat(build_messages(question))
+        assert engine.prompt_tokens(prompt) == [t for t, l in zip(example.input_ids, example.labels) if l == IGNORE]
+        engine.set_adapter(result.adapter_path)
+        reply, _ = engine.generate(prompt, max_tokens=24, temperature=0)
+        engine.set_adapter(None)
+        plain, _ = engine.generate(prompt, max_tokens=24, temperature=0)
+    assert reply.strip() == answer
+    assert plain.strip() != answer

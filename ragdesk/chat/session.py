@@ -103,11 +103,14 @@ class ChatSession:
         if spec.adapter and self.adapter_path is None:
             return "choose a LoRA adapter first"
         if spec.retrieval:
+            from ragdesk.store import CollectionError
+
             try:
-                if self.store.chunk_count(self.collection) == 0:
-                    return "the collection is empty: add documents first"
-            except Exception as exc:  # noqa: BLE001 - any store problem disables retrieval
-                return str(exc)
+                empty = self.store.chunk_count(self.collection) == 0
+            except CollectionError:
+                empty = True  # nothing indexed yet: the default collection doesn't exist
+            if empty:
+                return "the collection is empty: add documents first"
         return None
 
     # -- asking ------------------------------------------------------------

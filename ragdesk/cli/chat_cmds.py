@@ -53,7 +53,12 @@ def print_sources(answer) -> None:
     for n, hit in answer.cited:
         where = Path(hit.path).name + (f", p. {hit.page}" if hit.page else "") + (f", {hit.heading}" if hit.heading else "")
         snippet = " ".join(hit.text.split())
-        click.echo(click.style(f"  [{n}] {where}: ", bold=True) + (snippet[:160] + "…" if len(snippet) > 160 else snippet))
+        mark = "*" if n in answer.inferred else ""
+        click.echo(click.style(f"  [{n}]{mark} {where}: ", bold=True) + (snippet[:160] + "…" if len(snippet) > 160 else snippet))
+
+
+    if answer.inferred:
+        click.echo(click.style("  * not marked by the model; matched to the answer by content", dim=True))
 
 
 def print_stats(answer) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+
 import click
 
-from ragdesk.cli.root import cli, emit_json
+from ragdesk.cli.root import cli, emit_json, fail
 from ragdesk.cli.store_cmds import open_store, user_errors
 
 
@@ -46,3 +50,173 @@ def retrieval(queries_path: str, qrels_path: str, collection: str | None, mode: 
         f"Recall@10 {scores.recall_at_10:.4f}  Recall@100 {scores.recall_at_100:.4f}  "
         f"MRR@10 {scores.mrr_at_10:.4f}"
     )
+
+
+# ---------------------------------------------------------------------------- eval qa / make-qa
+
+
+def parse_modes(text: str | None) -> list[str] | None:
+    """``rag,lora`` -> ``["rag", "lora"]``; unknown names are a usage error."""
+    if text is None:
+        return None
+    from ragdesk.chat.modes import MODES
+
+    modes = [m.strip().lower() for m in text.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        raise click.BadParameter(f"choose modes from {', '.join(MODES)} (got {text!r})", param_hint="--modes")
+    return modes
+
+
+@contextlib.contextmanager
+def ctrl_c_cancels(event: threading.Event):
+    """Ctrl-C stops the run after the current answer instead of killing it (a second one aborts)."""
+
+    def handler(signum, frame):
+        if event.is_set():
+            raise KeyboardInterrupt
+        event.set()
+        click.echo("\nStopping (Ctrl-C again to abort)...", err=True)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class StepBar:
+    """A done/total bar on stderr (hidden when stderr is not a terminal)."""
+
+    def __init__(self, description: str, quiet: bool = False) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        console = Console(stderr=True)
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), console=console, transient=True,
+                                 disable=quiet or not console.is_terminal)
+        self.task = self.progress.add_task(description, total=None)
+
+    def __enter__(self) -> "StepBar":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def update(self, done: int, total: int, description: str | None = None) -> None:
+        extra = {"description": description} if description else {}
+        self.progress.update(self.task, completed=done, total=total, **extra)
+
+
+def _print_metrics(result: dict) -> None:
+    from ragdesk.evaluation.report import METRIC_ROWS
+
+    modes = list(result["modes"])
+    width = max(12, *(len(m) + 2 for m in modes))
+    click.echo(f"{result['n']} questions" + (" (cancelled: partial results)" if result["cancelled"] else ""))
+    click.echo(" " * 24 + "".join(f"{m:>{width}}" for m in modes))
+    for key, title, share in METRIC_ROWS:
+        values = [result["modes"][m].get(key) for m in modes]
+        if all(v is None for v in values):
+            continue
+        cells = "".join(f"{'–' if v is None else (f'{v:.3f}' if share else f'{v:.1f}'):>{width}}" for v in values)
+        click.echo(f"{title:<24}{cells}")
+    click.echo(f"{'answered':<24}" + "".join(f"{result['modes'][m]['n']:>{width}}" for m in modes))
+
+
+@eval_group.command(name="qa")
+@click.option("--qa", "qa_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="QA file: one JSON object per line with question and any of answer, label, gold_doc.")
+@click.option("--modes", "modes_text", help="Comma-separated modes (default: rag, plus lora,hybrid with --lora). "
+              "The closed-book baseline always runs.")
+@click.option("--collection", "-c", help="Collection to retrieve from (default: the default collection).")
+@click.option("--limit", type=click.IntRange(1), help="Only the first N questions.")
+@click.option("--model", "-m", help="Model name or GGUF path (default: the configured model).")
+@click.option("--lora", "-a", help="LoRA adapter name or GGUF path (lora and hybrid modes).")
+@click.option("--max-tokens", type=click.IntRange(1, 4096), default=128, show_default=True,
+              help="Longest answer, in tokens.")
+@click.option("--k", "k", type=click.IntRange(1, 50), help="Chunks to retrieve (default: the setting).")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), help="Write an HTML report into DIR.")
+@click.option("--json", "as_json", is_flag=True, help="Print metrics and every answer as JSON.")
+def qa(qa_path, modes_text, collection, limit, model, lora, max_tokens, k, report_dir, as_json) -> None:
+    """Compare the modes (and the closed-book baseline) on a QA file.
+
+    Answers are greedy and short; a labelled question gets "Answer yes, no or
+    maybe first, then explain briefly." (or the file's own labels) appended.
+    """
+    from ragdesk.cli.chat_cmds import chat_errors, make_session
+    from ragdesk.evaluation.qa import load_qa
+    from ragdesk.evaluation.runner import run_eval
+
+    modes = parse_modes(modes_text) or (["rag", "lora", "hybrid"] if lora else ["rag"])
+    with chat_errors():
+        items = load_qa(qa_path, limit=limit)
+    session = make_session(model, lora, collection, "closed")
+    stop = threading.Event()
+    with chat_errors(), StepBar("answering", quiet=as_json) as bar, ctrl_c_cancels(stop):
+        run = run_eval(session, items, modes, collection=collection, max_tokens=max_tokens, k=k,
+                       progress=lambda done, total, mode: bar.update(done, total, mode), cancel=stop.is_set)
+    result = run.to_json()
+    if report_dir:
+        from ragdesk.evaluation.report import write_report
+
+        path = write_report(result, report_dir)
+        if not as_json:
+            click.echo(f"Report: {path}", err=True)
+    if as_json:
+        emit_json(result)
+    else:
+        _print_metrics(result)
+
+
+@eval_group.command(name="make-qa")
+@click.option("--collection", "-c", help="Collection to write questions about (default: the default collection).")
+@click.option("--n", "n", type=click.IntRange(1, 10000), default=100, show_default=True, help="Questions wanted.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="QA file to write (JSONL).")
+@click.option("--model", "-m", help="Model that writes the questions (default: the configured model).")
+@click.option("--chunks", "n_chunks", type=click.IntRange(1), help="Chunks to sample (default: 3 x N; many "
+              "replies are rejected).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print counts (kept, tried, rejection reasons) as JSON.")
+def make_qa(collection, n, output, model, n_chunks, seed, as_json) -> None:
+    """Let the local model write questions about sampled chunks; keep the answerable ones.
+
+    Each line has question, answer, gold_doc (the chunk's document), chunk_id and path.
+    """
+    import json
+    import os
+    from pathlib import Path
+
+    from ragdesk.cli.chat_cmds import chat_errors, make_session
+    from ragdesk.qagen import generate_qa_detailed
+
+    session = make_session(model, None, collection, "closed")
+    stop = threading.Event()
+    with chat_errors():
+        chunks = session.store.sample_chunks(collection, n_chunks or 3 * n, seed=seed)
+        if not chunks:
+            raise ValueError(f"the collection {collection or session.settings.default_collection!r} has no "
+                             "chunks long enough to ask about: index documents first")
+        with StepBar("writing questions", quiet=as_json) as bar, ctrl_c_cancels(stop):
+            result = generate_qa_detailed(session, chunks, n, seed=seed, cancel=stop.is_set,
+                                          progress=lambda tried, total, kept: bar.update(tried, total))
+    if not result.pairs:
+        fail(f"the model wrote no usable question from {result.tried} chunk{'' if result.tried == 1 else 's'} "
+             f"(rejected: {', '.join(f'{k} {v}' for k, v in result.reasons().items()) or 'none'})")
+    out = Path(output)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text("".join(json.dumps(p.to_json(), ensure_ascii=False) + "\n" for p in result.pairs),
+                   encoding="utf-8")
+    os.replace(tmp, out)
+    summary = {"output": str(out), "kept": len(result.pairs), "tried": result.tried,
+               "rejected": result.reasons(), "cancelled": result.cancelled}
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(f"Wrote {len(result.pairs)} questions to {out} ({result.tried} chunks tried"
+                   + (", cancelled" if result.cancelled else "") + ").")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -26,9 +27,22 @@ def cli(ctx: click.Context, home: str | None) -> None:
     if home:
         paths.set_home(home)
     if ctx.invoked_subcommand is None:
+        if not has_display():
+            click.echo("No display found, so here is the headless tour instead (`ragdesk demo`).\n", err=True)
+            from ragdesk.cli.demo_cmds import demo
+
+            ctx.invoke(demo)
+            return
         from ragdesk.app import main as gui_main
 
         sys.exit(gui_main([]))
+
+
+def has_display() -> bool:
+    """Whether a desktop session can show a window (always true off Linux/BSD)."""
+    if not sys.platform.startswith(("linux", "freebsd", "openbsd")):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM"))
 
 
 def emit_json(data) -> None:

@@ -81,7 +81,7 @@ class _TrainingBar:
     def update(self, p) -> None:
         if p.phase in ("load", "data", "convert"):
             if not self.quiet:
-                self.console.log(p.message)
+                self.console.print(f"[dim]{p.message}[/dim]")
             self.progress.update(self.task, description=p.phase)
             return
         self.progress.update(
@@ -131,9 +131,10 @@ def _read_qa_file(path: str) -> list[tuple[str, str]]:
               "[default: continued].")
 @click.option("--rank", type=click.IntRange(1, 1024), help="LoRA rank [default: 8].")
 @click.option("--alpha", type=float, help="LoRA alpha [default: 16].")
-@click.option("--epochs", type=click.IntRange(1, 10_000), help="Passes over the data [default: 1].")
+@click.option("--epochs", type=click.IntRange(1, 10_000),
+              help="Passes over the data [default: 3, and at least 40 steps].")
 @click.option("--max-steps", type=click.IntRange(1), help="Stop after this many steps (overrides --epochs).")
-@click.option("--lr", "learning_rate", type=float, help="Learning rate [default: 2e-4].")
+@click.option("--lr", "learning_rate", type=float, help="Learning rate [default: 1e-3].")
 @click.option("--batch-size", type=click.IntRange(1, 4096), help="Examples per step [default: 4].")
 @click.option("--grad-accum", type=click.IntRange(1, 4096), help="Batches per optimizer step [default: 1].")
 @click.option("--block-size", type=click.IntRange(8, 65536), help="Tokens per text block [default: 256].")
@@ -156,6 +157,8 @@ def train_command(collection, base, target, name, method, rank, alpha, epochs, m
 
     given = dict(rank=rank, alpha=alpha, epochs=epochs, max_steps=max_steps, learning_rate=learning_rate,
                  batch_size=batch_size, grad_accum=grad_accum, schedule=schedule, threads=threads)
+    if epochs is not None:
+        given["min_steps"] = 1  # asked for a number of epochs: exactly that many
     request = TrainRequest(
         name=name, collection=collection, base=base, model=target, method=method,
         options={k: v for k, v in given.items() if v is not None}, block_size=block_size,
@@ -174,6 +177,9 @@ def train_command(collection, base, target, name, method, rank, alpha, epochs, m
 
 def _print_summary(result) -> None:
     t = result.training
+    if result.status == "cancelled" and not t.total_steps:
+        click.echo("Cancelled before training started; nothing was saved.")
+        return
     if result.status == "cancelled":
         click.echo(f"Cancelled at step {t.step}/{t.total_steps}; checkpoint saved. "
                    f"Continue with: ragdesk lora train -o {result.name} --resume")

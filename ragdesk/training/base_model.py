@@ -177,10 +177,15 @@ def hf_shape(config: Any) -> ModelShape:
     return ModelShape(arch, int(text.hidden_size), int(text.num_hidden_layers), int(text.vocab_size))
 
 
-def check_gguf_matches(config: Any, gguf_path: str | os.PathLike) -> None:
-    """Raise :class:`BaseMismatchError` unless the GGUF has the base's shape."""
-    trained, target = hf_shape(config), gguf_shape(gguf_path)
-    known_arch = getattr(config, "model_type", None) in _HF_TO_GGUF_ARCH
+def check_gguf_matches(base: Any, gguf_path: str | os.PathLike) -> None:
+    """Raise :class:`BaseMismatchError` unless the GGUF has the base's shape.
+
+    ``base`` is a transformers config or the :class:`ModelShape` of another GGUF.
+    """
+    trained = base if isinstance(base, ModelShape) else hf_shape(base)
+    target = gguf_shape(gguf_path)
+    model_type = None if isinstance(base, ModelShape) else getattr(base, "model_type", None)
+    known_arch = isinstance(base, ModelShape) or model_type in _HF_TO_GGUF_ARCH
     arch_differs = known_arch and trained.architecture != target.architecture
     if arch_differs or (trained.n_embd, trained.n_layer, trained.n_vocab) != (
         target.n_embd,

@@ -16,13 +16,14 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+from ragdesk.chat.prompts import SYSTEM_PLAIN
 from ragdesk.training import EmptyCollectionError, check_method
 
 IGNORE = -100  # label value the loss skips (PyTorch's cross-entropy default)
 
-# Models without a chat template are prompted completion-style; keep in step
-# with the chat engine's prompt for such models.
-PLAIN_QA_PROMPT = "Question: {question}\nAnswer:"
+# A pair is trained in exactly the prompt lora mode will send (its system
+# message included), so the adapter answers there as it learned to.
+DEFAULT_SYSTEM = SYSTEM_PLAIN
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ def as_pair(item: Any) -> tuple[str, str]:
 
 
 def _encode(tokenizer, text: str) -> list[int]:
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+    # verbose=False: long texts are cut into blocks here, the length warning does not apply.
+    return list(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
 
 def _adds_bos(tokenizer) -> bool:
@@ -109,10 +111,18 @@ def text_blocks(tokenizer, texts: Iterable[str], block_size: int) -> list[Exampl
     return blocks
 
 
-def format_qa(tokenizer, question: str, answer: str) -> tuple[str, str]:
-    """The prompt (everything before the answer) and the scored completion."""
+def format_qa(tokenizer, question: str, answer: str, system: str | None = DEFAULT_SYSTEM) -> tuple[str, str]:
+    """The prompt (everything before the answer) and the scored completion.
+
+    With a chat template this is the template's rendering of [system, user]
+    plus the assistant turn; without one it is the chat engine's
+    completion-style "Question: ... / Answer:" document.
+    """
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": question}
+    ]
+    eos = tokenizer.eos_token or ""
     if getattr(tokenizer, "chat_template", None):
-        messages = [{"role": "user", "content": question}]
         prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         full = tokenizer.apply_chat_template(
             messages + [{"role": "assistant", "content": answer}], tokenize=False
@@ -120,17 +130,22 @@ def format_qa(tokenizer, question: str, answer: str) -> tuple[str, str]:
         if full.startswith(prompt):
             return prompt, full[len(prompt):].rstrip("\n")
         # A template that rewrites earlier turns: fall back to the answer plus EOS.
-        return prompt, answer + (tokenizer.eos_token or "")
-    return PLAIN_QA_PROMPT.format(question=question), " " + answer + (tokenizer.eos_token or "")
+        return prompt, answer + eos
+    from ragdesk.llm.prompt_format import completion_prompt
+
+    prompt, _ = completion_prompt(messages)
+    return prompt, " " + answer + eos
 
 
-def qa_examples(tokenizer, pairs: Iterable[Any], max_length: int) -> list[Example]:
+def qa_examples(
+    tokenizer, pairs: Iterable[Any], max_length: int, system: str | None = DEFAULT_SYSTEM
+) -> list[Example]:
     """One example per pair, scored on the answer tokens only."""
     bos = [tokenizer.bos_token_id] if _adds_bos(tokenizer) else []
     examples = []
     for item in pairs:
         question, answer = as_pair(item)
-        prompt, completion = format_qa(tokenizer, question, answer)
+        prompt, completion = format_qa(tokenizer, question, answer, system)
         # Prompt and answer are tokenized apart, as at inference, where the
         # prompt is tokenized and the answer is generated token by token.
         prompt_ids = bos + _encode(tokenizer, prompt)

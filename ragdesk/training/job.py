@@ -128,7 +128,8 @@ def _say(progress, phase: str, message: str) -> None:
 def _run(request: TrainRequest, progress, cancel, settings, store, registry) -> JobResult:
     from ragdesk.training import base_model as bm
     from ragdesk.training.dataset import build_training_data
-    from ragdesk.training.trainer import has_checkpoint, train
+    from ragdesk.training.checkpoints import has_checkpoint
+    from ragdesk.training.trainer import train
 
     name = request.name
     if not _NAME_RE.match(name or ""):
@@ -146,6 +147,9 @@ def _run(request: TrainRequest, progress, cancel, settings, store, registry) -> 
     n_qa = _pick(request.n_qa, stored.get("n_qa"), 64, "number of QA pairs")
     heldout = _pick(request.heldout_fraction, stored.get("heldout_fraction"), 0.2, "held-out fraction")
     saved_config = {k: v for k, v in stored.get("config", {}).items() if k != "threads"}
+    unknown = set(request.options) - set(TrainConfig.__dataclass_fields__)
+    if unknown:
+        raise TrainingError(f"unknown training option(s): {', '.join(sorted(unknown))}")
     config = TrainConfig(**{**saved_config, **request.options})
     if config.threads is None:
         config.threads = settings.n_threads
@@ -171,11 +175,16 @@ def _run(request: TrainRequest, progress, cancel, settings, store, registry) -> 
     target_name, target_path = _target_gguf(source, request.model or stored.get("model_path"), registry, settings)
     if source.kind != "gguf":
         bm.check_gguf_matches(_hf_config(source), target_path)
+    elif Path(source.ref) != target_path:
+        bm.check_gguf_matches(bm.gguf_shape(source.ref), target_path)
+    # Questions are written with llama.cpp before torch loads the base, so the
+    # two models are never in memory together.
+    pairs = _qa_pairs(request, method, run_dir, store, collection, target_path, n_qa, settings, progress, cancel)
+    if pairs is None:  # cancelled while the model wrote questions: nothing to resume yet
+        return _cancelled_early(name, method, source.name, target_name, run_dir)
     _say(progress, "load", f"loading the base model {source.name}")
     base = bm.load_base(source, log=lambda m: _say(progress, "load", m))
     bm.check_gguf_matches(base.model.config, target_path)
-
-    pairs = _qa_pairs(request, method, run_dir, store, collection, target_path, n_qa, settings, progress)
     _say(progress, "data", "preparing the training data")
     data = build_training_data(
         base.tokenizer, method=method, texts=texts, pairs=pairs,
@@ -206,10 +215,18 @@ def _run(request: TrainRequest, progress, cancel, settings, store, registry) -> 
     )
 
 
+def _cancelled_early(name, method, base, base_model, run_dir) -> JobResult:
+    empty = TrainResult(status="cancelled", step=0, total_steps=0, final_loss=None, losses=[],
+                        tokens_trained=0, train_seconds=0.0, tokens_per_s=0.0)
+    return JobResult(name=name, status="cancelled", method=method, base=base, base_model=base_model,
+                     run_dir=str(run_dir), adapter_path=None, registered=False, n_train_examples=0,
+                     n_heldout_examples=0, n_text_blocks=0, n_qa_pairs=0, training=empty)
+
+
 def _stored_run(run_dir: Path, request: TrainRequest) -> dict:
     if not request.resume:
         return {}
-    from ragdesk.training.trainer import has_checkpoint
+    from ragdesk.training.checkpoints import has_checkpoint
 
     if not (run_dir / RUN_FILE).exists() or not has_checkpoint(run_dir):
         raise ResumeError(f"there is no training run named {request.name!r} to resume")
@@ -269,8 +286,11 @@ def _hf_config(source):
         raise BaseModelError(f"cannot read the config of the base model {source.name}: {exc}") from exc
 
 
-def _qa_pairs(request, method, run_dir, store, collection, gguf_path, n_qa, settings, progress) -> list:
-    """The question/answer pairs: given, saved by the run being resumed, or generated."""
+def _qa_pairs(request, method, run_dir, store, collection, gguf_path, n_qa, settings, progress, cancel):
+    """The question/answer pairs: given, saved by the run being resumed, or generated.
+
+    Returns None when generation was cancelled (nothing is saved then).
+    """
     from ragdesk.training.dataset import as_pair
 
     if method == "continued":
@@ -281,33 +301,42 @@ def _qa_pairs(request, method, run_dir, store, collection, gguf_path, n_qa, sett
     elif request.resume and saved.exists():
         return [tuple(p) for p in json.loads(saved.read_text(encoding="utf-8"))]
     else:
-        _say(progress, "data", f"writing {n_qa} questions about the collection with the local model")
-        pairs = _generate_pairs(store, collection, gguf_path, n_qa, settings)
-    if not pairs:
+        pairs = _generate_pairs(store, collection, gguf_path, n_qa, settings, progress, cancel)
+        if pairs is None:
+            return None
+    if not pairs and method == "qa":
         raise EmptyCollectionError("no question/answer pairs to train on")
     run_dir.mkdir(parents=True, exist_ok=True)
     _write_json(saved, [list(p) for p in pairs])
     return pairs
 
 
-def _generate_pairs(store, collection: str, gguf_path: Path, n: int, settings) -> list[tuple[str, str]]:
-    """Ask the local model to write question/answer pairs from sampled chunks."""
-    try:
-        from ragdesk.llm.engine import Engine
-        from ragdesk.qagen import generate_qa
-    except ImportError as exc:
-        raise TrainingError(
-            "generating question/answer pairs is not available in this build; "
-            "use --method continued or give pairs with --qa-file"
-        ) from exc
-    chunks = store.sample_chunks(collection, n)
-    engine = Engine(gguf_path, settings=settings)
-    try:
-        return [(p.question, p.answer) for p in generate_qa(engine, chunks, n)]
-    finally:
-        close = getattr(engine, "close", None)
-        if close:
-            close()
+def _generate_pairs(store, collection, gguf_path, n, settings, progress, cancel):
+    """Ask the local model (no adapter) to write question/answer pairs from sampled chunks."""
+    from ragdesk.llm.engine import Engine
+    from ragdesk.qagen import generate_qa_detailed
+    from ragdesk.training.trainer import is_cancelled
+
+    # Many replies fail qagen's checks, so offer three chunks per wanted pair.
+    chunks = store.sample_chunks(collection, 3 * n, min_tokens=8)
+    _say(progress, "data", f"writing up to {n} questions from {len(chunks)} chunks with the local model")
+
+    def report(tried: int, total: int, kept: int) -> None:
+        if progress is not None:
+            progress(Progress(0, 0, None, 0.0, None, 0.0, "data", f"questions: {kept} kept of {tried}/{total} tried"))
+
+    with Engine(n_ctx=2048, n_threads=settings.n_threads, n_gpu_layers=settings.n_gpu_layers) as engine:
+        engine.load(gguf_path)
+        result = generate_qa_detailed(engine, chunks, n, progress=report, cancel=lambda: is_cancelled(cancel))
+    if result.cancelled:
+        return None
+    _say(progress, "data", f"{len(result.pairs)} question/answer pairs kept of {result.tried} written")
+    if not result.pairs:
+        raise EmptyCollectionError(
+            f"the local model wrote no usable question/answer pairs ({result.tried} tried); "
+            "give pairs with --qa-file or use --method continued"
+        )
+    return [(p.question, p.answer) for p in result.pairs]
 
 
 def _convert(peft_dir: Path, out_path: Path, hf_dir: Path, gguf_path: Path) -> Path:

@@ -11,31 +11,29 @@ seeded permutation), so resuming needs no record of which batches were seen.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import random
 import resource
-import shutil
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ragdesk.training import ResumeError, TrainingError
 from ragdesk.training.base_model import ensure_free_space
+from ragdesk.training.checkpoints import (
+    CHECKPOINT,
+    check_resumable,
+    load_checkpoint,
+    read_state,
+    save_checkpoint,
+)
 from ragdesk.training.dataset import IGNORE, Example, TrainingData, collate
 
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 SCHEDULES = ("cosine", "linear", "constant")
-CHECKPOINT = "checkpoint"
-# Fields that change the result: a resumed run must use the same values.
-_RESUME_FIELDS = (
-    "rank", "alpha", "dropout", "target_modules", "learning_rate", "weight_decay", "epochs",
-    "max_steps", "batch_size", "grad_accum", "schedule", "warmup_steps", "seed", "max_grad_norm",
-)
 
 
 @dataclass
@@ -46,10 +44,11 @@ class TrainConfig:
     alpha: float = 16.0
     dropout: float = 0.0
     target_modules: tuple[str, ...] = DEFAULT_TARGETS
-    learning_rate: float = 2e-4
+    learning_rate: float = 1e-3  # LoRA on small models learns facts fast at this rate
     weight_decay: float = 0.0
-    epochs: int = 1
-    max_steps: int | None = None  # when set, overrides epochs
+    epochs: int = 3
+    max_steps: int | None = None  # when set, overrides epochs and min_steps
+    min_steps: int = 40  # a small collection is repeated until the adapter has had this many steps
     batch_size: int = 4
     grad_accum: int = 1
     schedule: str = "cosine"
@@ -112,17 +111,16 @@ class TrainResult:
     model: Any = field(default=None, repr=False)
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        data.pop("model")
-        return data
+        # Not asdict(): it would deep-copy the model.
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
 
 
 def total_steps_for(n_examples: int, config: TrainConfig) -> int:
-    """Optimizer steps of a run: ``max_steps``, else whole epochs."""
+    """Optimizer steps of a run: ``max_steps``, else whole epochs (at least ``min_steps``)."""
     if config.max_steps:
         return config.max_steps
     per_epoch = math.ceil(math.ceil(n_examples / config.batch_size) / config.grad_accum)
-    return per_epoch * config.epochs
+    return max(per_epoch * config.epochs, config.min_steps)
 
 
 def pick_device(config: TrainConfig) -> tuple[str, str]:
@@ -168,14 +166,14 @@ def train(
     if config.threads:
         torch.set_num_threads(config.threads)
     device, dtype = pick_device(config)
-    state = _read_state(run_dir) if resume else None
+    state = read_state(run_dir) if resume else None
     if resume and state is None:
         raise ResumeError(f"there is no checkpoint to resume in {run_dir}")
     if not data.train:
         raise TrainingError("there are no training examples")
     fingerprint = data.fingerprint()
     if state is not None:
-        _check_resumable(state, config, fingerprint)
+        check_resumable(state, asdict(config), fingerprint)
 
     torch.manual_seed(config.seed)
     targets = _present_targets(model, config.target_modules)
@@ -203,7 +201,7 @@ def train(
         step, losses = state["step"], state["losses"]
         tokens, seconds = state["tokens_trained"], state["train_seconds"]
         before = {"train": state["train_loss_before"], "heldout": state["heldout_loss_before"]}
-        _load_checkpoint(run_dir / CHECKPOINT, model, optimizer, scheduler, device)
+        load_checkpoint(run_dir / CHECKPOINT, model, optimizer, scheduler, device)
     else:
         _emit(progress, Progress(0, total, None, 0.0, None, 0.0, "eval"))
         before["train"] = evaluate_loss(model, eval_sample, pad_id, config.batch_size)
@@ -211,7 +209,7 @@ def train(
 
     def save(at_step: int) -> Path:
         ensure_free_space(run_dir, ckpt_bytes, "a training checkpoint")
-        return _save_checkpoint(run_dir, model, optimizer, scheduler, {
+        return save_checkpoint(run_dir, model, optimizer, scheduler, {
             "format": 1, "step": at_step, "total_steps": total, "config": asdict(config),
             "data_fingerprint": fingerprint, "losses": losses, "tokens_trained": tokens,
             "train_seconds": seconds, "train_loss_before": before["train"],
@@ -221,7 +219,7 @@ def train(
     model.train()
     session_tokens, session_start, status = 0, time.perf_counter(), "completed"
     while step < total:
-        if _cancelled(cancel):
+        if is_cancelled(cancel):
             status = "cancelled"
             break
         t0 = time.perf_counter()
@@ -366,7 +364,8 @@ def _pad_id(tokenizer) -> int:
     return 0
 
 
-def _cancelled(cancel) -> bool:
+def is_cancelled(cancel) -> bool:
+    """Whether ``cancel`` (an Event, a callable or None) asks to stop."""
     if cancel is None:
         return False
     if hasattr(cancel, "is_set"):
@@ -393,88 +392,3 @@ def peak_memory_mb(device: str = "cpu") -> tuple[float, float | None]:
 
         gpu = round(torch.cuda.max_memory_allocated() / (1 << 20), 1)
     return round(rss_mb, 1), gpu
-
-
-# ---------------------------------------------------------------- checkpoints
-
-
-def _trainable_state(model) -> dict:
-    return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
-
-
-def _save_checkpoint(run_dir: Path, model, optimizer, scheduler, state: dict) -> Path:
-    """Write the checkpoint beside the old one, then swap (a crash keeps one whole)."""
-    import torch
-
-    final, tmp, old = run_dir / CHECKPOINT, run_dir / f"{CHECKPOINT}.tmp", run_dir / f"{CHECKPOINT}.old"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    torch.save(_trainable_state(model), tmp / "adapter.pt")
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-    rng = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1])}
-    if torch.cuda.is_available():
-        rng["cuda"] = torch.cuda.get_rng_state_all()
-    torch.save(rng, tmp / "rng.pt")
-    (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
-def _checkpoint_dir(run_dir: Path) -> Path | None:
-    for name in (CHECKPOINT, f"{CHECKPOINT}.old"):
-        if (run_dir / name / "state.json").exists():
-            if name != CHECKPOINT:  # interrupted mid-swap: the old one is whole
-                os.replace(run_dir / name, run_dir / CHECKPOINT)
-            return run_dir / CHECKPOINT
-    return None
-
-
-def _read_state(run_dir: Path) -> dict | None:
-    folder = _checkpoint_dir(run_dir)
-    if folder is None:
-        return None
-    try:
-        return json.loads((folder / "state.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ResumeError(f"the checkpoint in {run_dir} is unreadable: {exc}") from exc
-
-
-def has_checkpoint(run_dir: str | os.PathLike) -> bool:
-    """Whether ``run_dir`` holds a checkpoint that ``resume`` can continue."""
-    run_dir = Path(run_dir)
-    return any((run_dir / n / "state.json").exists() for n in (CHECKPOINT, f"{CHECKPOINT}.old"))
-
-
-def _check_resumable(state: dict, config: TrainConfig, fingerprint: str) -> None:
-    if state.get("data_fingerprint") != fingerprint:
-        raise ResumeError("the training data changed since the checkpoint; start a new run")
-    saved = state.get("config", {})
-    now = asdict(config)
-    changed = [
-        f"{k} ({saved.get(k)} -> {now[k]})" for k in _RESUME_FIELDS
-        if json.loads(json.dumps(now[k])) != saved.get(k)
-    ]
-    if changed:
-        raise ResumeError(f"cannot resume with different settings: {', '.join(changed)}")
-
-
-def _load_checkpoint(folder: Path, model, optimizer, scheduler, device) -> None:
-    import torch
-
-    weights = torch.load(folder / "adapter.pt", map_location=device, weights_only=True)
-    missing = set(weights) ^ {n for n, p in model.named_parameters() if p.requires_grad}
-    if missing:
-        raise ResumeError("the checkpoint's adapter does not fit this model; start a new run")
-    model.load_state_dict(weights, strict=False)
-    optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location=device, weights_only=True))
-    scheduler.load_state_dict(torch.load(folder / "scheduler.pt", weights_only=True))
-    rng = torch.load(folder / "rng.pt", weights_only=True)
-    torch.set_rng_state(rng["torch"])
-    random.setstate((3, tuple(rng["python"]), None))
-    if "cuda" in rng and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(rng["cuda"])

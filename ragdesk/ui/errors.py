@@ -53,7 +53,9 @@ def sentence(text: str) -> str:
     text = " ".join(str(text).split())
     if not text:
         return text
-    text = text[0].upper() + text[1:]
+    first = text.split()[0]
+    if first.isalpha() and first != "ragdesk":  # never "X.gguf" or "/Home": names keep their case
+        text = text[0].upper() + text[1:]
     return text if text.endswith((".", "!", "?")) else text + "."
 
 

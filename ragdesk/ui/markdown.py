@@ -33,6 +33,11 @@ def _render_text(self, tokens, idx, options, env) -> str:
     for match in _MARKER_RE.finditer(text):
         out.append(html.escape(text[last : match.start()], quote=False))
         inner = match.group(0)
+        numbers = _NUMBER_RE.findall(inner)
+        if len(numbers) == 1:  # the whole "[n]" is the click target: easier to hit
+            out.append(f'<a href="{CITE_SCHEME}:{numbers[0]}">{html.escape(inner)}</a>')
+            last = match.end()
+            continue
         linked = _NUMBER_RE.sub(lambda m: f'<a href="{CITE_SCHEME}:{m.group(0)}">{m.group(0)}</a>', html.escape(inner))
         out.append(linked)
         last = match.end()
@@ -43,10 +48,9 @@ def _render_text(self, tokens, idx, options, env) -> str:
 def render_markdown(text: str, *, link_citations: bool = True, code_background: str | None = None) -> str:
     """HTML for ``text``; ``[n]`` markers become ``cite:n`` links when ``link_citations``."""
     body = _parser().render(text, {"link_citations": link_citations})
-    if code_background:
-        # Qt applies background colours set on <pre>; a class selector would need a stylesheet.
-        body = body.replace("<pre>", f'<pre style="background-color:{code_background}; padding:6px;">')
-    return body
+    # Long code lines wrap instead of widening the message; Qt honours inline styles on <pre>.
+    style = "white-space:pre-wrap;" + (f" background-color:{code_background};" if code_background else "")
+    return body.replace("<pre>", f'<pre style="{style}">')
 
 
 def render_plain(text: str) -> str:

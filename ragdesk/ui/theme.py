@@ -6,7 +6,21 @@ which follow the platform's light/dark scheme (and its changes at run time).
 
 from __future__ import annotations
 
-from ragdesk.ui.qt import QColor, QPalette, QWidget
+from ragdesk.ui.qt import QApplication, QColor, QEvent, QPalette
+
+
+def app_palette() -> QPalette:
+    """The application's palette: the system scheme, untouched by any widget's style sheet.
+
+    Tints derive from it (not from a widget's own palette, which a style sheet
+    rewrites) and are recomputed on ``QEvent.ApplicationPaletteChange``.
+    """
+    return QApplication.palette()
+
+
+def palette_changed(event) -> bool:
+    """Whether ``event`` means the system's light/dark palette changed."""
+    return event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.ThemeChange)
 
 
 def mix(a: QColor, b: QColor, t: float) -> QColor:
@@ -46,7 +60,3 @@ def card_background(palette: QPalette, user: bool) -> QColor:
 
 def hex_color(color: QColor) -> str:
     return color.name(QColor.NameFormat.HexRgb)
-
-
-def link_color(widget: QWidget) -> QColor:
-    return widget.palette().color(QPalette.ColorRole.Link)

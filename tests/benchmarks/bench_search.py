@@ -1,0 +1,148 @@
+"""Search latency p50/p95 at 10k and 100k chunks (384-d), and the recall of the fast vector path.
+
+10k: real SciFact chunks with real all-MiniLM-L6-v2 vectors (embedded once, cached).
+100k: the 10k plus 90k synthetic chunks (real chunk texts, their vectors moved by
+noise and re-normalised), so BM25 and the vector index see realistic sizes.
+Latency is end to end through ``KnowledgeStore.search`` (query embedding included),
+over SciFact queries; the query-embedding share is printed too. Recall@10 compares
+the quantised coarse pass + exact rescoring with exact float KNN on the same queries.
+Usage: python tests/benchmarks/bench_search.py [--queries 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common import SCIFACT, Timer, read_jsonl, scratch_home, summary
+
+CACHE = Path(os.environ.get("RAGDESK_BENCH_CACHE", "/tmp/ragdesk-bench-cache"))
+
+
+def real_chunks(target: int):
+    """(doc id, chunks, vectors) for SciFact abstracts until ``target`` chunks, cached on disk."""
+    from ragdesk.embedder import Embedder
+    from ragdesk.ingest import Chunker, Extracted, Section
+    from ragdesk.settings import Settings
+
+    cache = CACHE / f"scifact-{target}.npz"
+    settings = Settings()
+    embedder = Embedder(settings.embedding_model)
+    chunker = Chunker(embedder.tokenizer(), settings.chunk_tokens, settings.chunk_overlap)
+    docs = []
+    total = 0
+    for doc in read_jsonl(SCIFACT / "corpus.jsonl"):
+        text = f"{doc['title']}\n\n{doc['text']}"
+        chunks = chunker.chunk(Extracted(text, [Section(0, len(text), None, None)], "text"))
+        docs.append((doc["_id"], text, chunks))
+        total += len(chunks)
+        if total >= target:
+            break
+    if cache.exists():
+        vectors = np.load(cache)["vectors"]
+    else:
+        print(f"embedding {total} chunks once (cached in {cache}) ...", flush=True)
+        vectors = embedder.encode([c.text for _, _, cs in docs for c in cs], batch_size=64)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, vectors=vectors)
+    return docs, vectors
+
+
+def fill(store, collection, docs, vectors, *, prefix: str, noise: float, rng) -> None:
+    from ragdesk import db
+    from ragdesk.store import documents
+
+    offset = 0
+    with db.transaction(store.conn):
+        for doc_id, text, chunks in docs:
+            vecs = vectors[offset : offset + len(chunks)]
+            offset += len(chunks)
+            if noise:
+                vecs = vecs + rng.normal(0, noise, vecs.shape).astype(np.float32)
+                vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+            documents.write_document(
+                store.conn,
+                collection,
+                documents.PreparedDocument(f"/{prefix}/{doc_id}.txt", "text", len(text), 0, prefix + doc_id, text, chunks),
+                np.ascontiguousarray(vecs, dtype=np.float32),
+            )
+
+
+def measure(store, queries: list[str], label: str) -> None:
+    from ragdesk.store import search as search_mod
+
+    col = store.collection()
+    embedder = store.embedder(col.embedding_model)
+    for q in queries[:20]:  # warm caches and the model
+        store.search(q, k=10, mode="hybrid")
+    embed_ms = []
+    for q in queries:
+        t = time.perf_counter()
+        embedder.encode_query(q)
+        embed_ms.append((time.perf_counter() - t) * 1000)
+    print(f"[{label}] {search_mod.chunk_count(store.conn, col)} chunks")
+    print(f"  query embedding only : {summary(embed_ms)}")
+    for mode in ("hybrid", "vector", "bm25"):
+        times = []
+        for q in queries:
+            t = time.perf_counter()
+            store.search(q, k=10, mode=mode)
+            times.append((time.perf_counter() - t) * 1000)
+        print(f"  {mode:7} end to end : {summary(times)}")
+
+
+def recall(store, queries: list[str], label: str) -> None:
+    from ragdesk.store import search as search_mod
+
+    col = store.collection()
+    embedder = store.embedder(col.embedding_model)
+    hits, exact_ms, coarse_ms = [], [], []
+    for q in queries:
+        v = embedder.encode_query(q)
+        t = time.perf_counter()
+        exact = {r.chunk_id for r in search_mod.vector_ranking(store.conn, col, v, 10, exact=True)}
+        exact_ms.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        coarse = {r.chunk_id for r in search_mod.vector_ranking(store.conn, col, v, 10, exact=False)}
+        coarse_ms.append((time.perf_counter() - t) * 1000)
+        hits.append(len(exact & coarse) / 10)
+    print(f"  [{label}] vector KNN exact float : {summary(exact_ms)}")
+    print(f"  [{label}] bit pass + rescoring   : {summary(coarse_ms)}")
+    print(f"  [{label}] recall@10 of the fast path vs exact: {np.mean(hits):.4f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--base", type=int, default=10_000)
+    parser.add_argument("--large", type=int, default=100_000)
+    args = parser.parse_args()
+
+    from ragdesk.store import KnowledgeStore
+
+    scratch_home("search")
+    queries = [q["text"] for q in read_jsonl(SCIFACT / "queries.jsonl")][: args.queries]
+    docs, vectors = real_chunks(args.base)
+    rng = np.random.default_rng(0)
+    with KnowledgeStore() as store:
+        col = store.ensure_collection()
+        with Timer() as t:
+            fill(store, col, docs, vectors, prefix="real", noise=0, rng=rng)
+        measure(store, queries, f"{len(vectors)} real chunks")
+        recall(store, queries, "10k")
+        copies = max(0, round(args.large / len(vectors)) - 1)
+        with Timer() as t:
+            for c in range(copies):
+                fill(store, col, docs, vectors, prefix=f"synthetic{c}", noise=0.02, rng=rng)
+        print(f"(added {copies} noisy copies in {t.seconds:.0f} s)")
+        measure(store, queries, "100k")
+        recall(store, queries, "100k")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    main()

@@ -1,0 +1,65 @@
+"""Helpers shared by the benchmark scripts: data locations, a scratch data folder, timing."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("RAGDESK_SHARED_DATA", REPO.parent / "shared" / "data"))
+SCIFACT = SHARED / "scifact"
+PUBMEDQA = SHARED / "pubmedqa"
+
+
+def scratch_home(name: str) -> Path:
+    """A fresh data folder for one benchmark run (RAGDESK_HOME points at it)."""
+    from ragdesk import paths
+
+    root = Path(tempfile.mkdtemp(prefix=f"ragdesk-bench-{name}-"))
+    os.environ[paths.ENV_HOME] = str(root / "home")
+    paths.set_home(None)
+    return root
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def write_scifact_corpus(folder: Path, limit: int | None = None) -> int:
+    """One ``<doc id>.txt`` per SciFact abstract (title, blank line, text); returns the count."""
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for doc in read_jsonl(SCIFACT / "corpus.jsonl")[:limit]:
+        (folder / f"{doc['_id']}.txt").write_text(f"{doc['title']}\n\n{doc['text']}", encoding="utf-8")
+        n += 1
+    return n
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+class Timer:
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
+
+
+def summary(values_ms: list[float]) -> str:
+    return (
+        f"p50 {percentile(values_ms, 50):7.2f} ms  p95 {percentile(values_ms, 95):7.2f} ms  "
+        f"mean {statistics.fmean(values_ms):7.2f} ms  (n={len(values_ms)})"
+    )

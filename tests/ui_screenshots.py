@@ -1,0 +1,109 @@
+"""Helpers for the UI tests: a window on real workers, real drops, screenshots.
+
+Screenshots go to ``test-artifacts/screenshots/`` at the repository root so a
+person can look at the app's main states after a test run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ragdesk.settings import Settings
+from ragdesk.ui.qt import (
+    QApplication,
+    QDragEnterEvent,
+    QDropEvent,
+    QMimeData,
+    QPoint,
+    QPointF,
+    Qt,
+    QUrl,
+    QWidget,
+)
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
+WAIT_MS = 60_000  # generous: the first index loads the embedding model (seconds, more on a busy machine)
+
+
+def save_screenshot(widget: QWidget, name: str) -> Path:
+    """Render ``widget`` (as it is now) to ``test-artifacts/screenshots/<name>.png``."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    QApplication.processEvents()
+    path = SCREENSHOTS / f"{name}.png"
+    assert widget.grab().save(str(path)), f"could not write {path}"
+    return path
+
+
+def file_drag(paths) -> QMimeData:
+    """What a file manager puts in a drag: file URLs."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    return mime
+
+
+def drop(widget: QWidget, paths, pos: QPoint | None = None) -> bool:
+    """Deliver a real drag-enter and drop of ``paths`` to ``widget``; True if the drop was accepted."""
+    mime = file_drag(paths)
+    pos = pos or widget.rect().center()
+    enter = QDragEnterEvent(QPointF(pos), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)
+    if not enter.isAccepted():
+        return False
+    event = QDropEvent(
+        QPointF(pos), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(widget, event)
+    return event.isAccepted()
+
+
+def test_settings(**overrides) -> Settings:
+    """Small, fast settings for tiny models: one thread, short answers, small chunks."""
+    values = dict(
+        n_threads=1, n_ctx=1024, max_tokens=24, temperature=0.0, top_k=2, chunk_tokens=64, chunk_overlap=8,
+        relevance_threshold=0.0,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+test_settings.__test__ = False  # not a test, despite the name
+
+
+@pytest.fixture
+def make_window(qtbot):
+    """``make_window(**settings)``: a shown MainWindow on real workers, closed (threads joined) after the test."""
+    from ragdesk.ui.main_window import create_main_window
+
+    windows = []
+
+    def make(**overrides):
+        settings = test_settings(**overrides)
+        settings.save()
+        window = create_main_window(settings)
+        # For wait_job: when each job's end reached the GUI, and how often collections were re-read.
+        window.done_jobs, window.collection_reads = {}, [0]
+        window.controller.jobDone.connect(lambda job: window.done_jobs.__setitem__(job.id, window.collection_reads[0]))
+        window.controller.collectionsChanged.connect(lambda: window.collection_reads.__setitem__(0, window.collection_reads[0] + 1))
+        qtbot.addWidget(window)
+        window.show()
+        c = window.controller
+        qtbot.waitUntil(
+            lambda: c.availability is not None and c.catalog_known and c.collection_infos is not None,
+            timeout=WAIT_MS,
+        )
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()  # cancels, drains and joins the worker threads
+
+
+def wait_job(qtbot, window, job, timeout: int = WAIT_MS):
+    """Wait until the GUI has handled the end of ``job`` and re-read the collections after it."""
+    qtbot.waitUntil(lambda: job.id in window.done_jobs, timeout=timeout)
+    # The end of a job asks for a fresh read of the collections: wait for its answer.
+    qtbot.waitUntil(lambda: window.collection_reads[0] > window.done_jobs[job.id], timeout=timeout)
+    return job
