@@ -227,7 +227,6 @@ def test_cancel_then_resume_reaches_the_same_state_as_an_uninterrupted_run(tiny,
 
 
 def test_cancelled_job_resumes_from_the_cli(store, tiny):
-    pytest.importorskip("ragdesk.cli.lora_cmds")
     from click.testing import CliRunner
 
     import ragdesk.cli.train_cmds  # noqa: F401 - registers `lora train`
@@ -249,6 +248,8 @@ def test_cancelled_job_resumes_from_the_cli(store, tiny):
     assert data["status"] == "completed" and data["step"] == data["total_steps"] == 10
     assert data["training"]["losses"][:4] == first.training.losses
     assert Path(data["adapter_path"]).is_file() and data["tokens_per_s"] > 0
+    listed = json.loads(runner.invoke(cli, ["lora", "list", "--json"]).stdout)
+    assert [(a["name"], a["kind"], a["path"]) for a in listed] == [("half", "adapter", data["adapter_path"])]
     changed = runner.invoke(cli, ["lora", "train", "-o", "half", "--resume", "--rank", "4"])
     assert changed.exit_code == 1 and "rank (8 -> 4)" in changed.output
 
@@ -259,7 +260,6 @@ def test_cancelled_job_resumes_from_the_cli(store, tiny):
     (["--model", "WIDE"], "is not the model the adapter is trained on"),
 ])
 def test_cli_bad_inputs_are_one_line_errors(store, tiny, tmp_path, args, message):
-    pytest.importorskip("ragdesk.cli.lora_cmds")
     from click.testing import CliRunner
 
     import ragdesk.cli.train_cmds  # noqa: F401 - registers `lora train`

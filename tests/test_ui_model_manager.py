@@ -9,7 +9,7 @@ from ui_screenshots import WAIT_MS, make_window, save_screenshot  # noqa: F401 -
 from ragdesk import paths
 from ragdesk.llm import catalogue, download
 from ragdesk.llm.registry import DEFAULT_MODEL
-from ragdesk.ui.model_manager import BUILTIN_TIP, NAME_ROLE, ModelManagerDialog
+from ragdesk.ui.model_manager import BUILTIN_TIP, ModelManagerDialog
 from ragdesk.ui.qt import QDialogButtonBox, QMessageBox
 
 QWEN = catalogue.find("qwen2.5-0.5b-instruct")
@@ -47,11 +47,7 @@ def hub(online, monkeypatch, tmp_path):
 
 
 def rows(dialog) -> dict[str, list[str]]:
-    tree = dialog.installed
-    return {
-        tree.topLevelItem(i).data(0, NAME_ROLE): [tree.topLevelItem(i).text(c) for c in range(tree.columnCount())]
-        for i in range(tree.topLevelItemCount())
-    }
+    return dialog.rows()
 
 
 def run(qtbot, dialog, start, expect: str = "done"):
@@ -138,9 +134,8 @@ def test_download_a_catalogue_model_shows_progress_and_registers_it(dialog, qtbo
     dialog.progress.valueChanged.connect(values.append)
     dialog.modelsChanged.connect(lambda: changes.append(True))
     dialog.tabs.setCurrentIndex(1)
-    item = next(dialog.catalogue.topLevelItem(i) for i in range(dialog.catalogue.topLevelItemCount())
-                if dialog.catalogue.topLevelItem(i).data(0, NAME_ROLE) == QWEN.name)
-    dialog.catalogue.setCurrentItem(item)
+    assert dialog.download_page.choose(QWEN.name)
+    item = dialog.catalogue.currentItem()
     assert dialog.download_button.isEnabled()
     with qtbot.waitSignal(dialog.taskFinished, timeout=WAIT_MS) as finished:
         dialog.download_button.click()

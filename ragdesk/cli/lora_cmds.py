@@ -70,6 +70,29 @@ def import_cmd(peft_dir: Path, output: Path, base: Path, as_json: bool) -> None:
         click.echo(f"Wrote {out}.")
 
 
+@lora.command("list")
+@click.option("--model", "-m", help="Only adapters that fit this model.")
+@click.option("--json", "as_json", is_flag=True, help="Print the adapters as JSON.")
+def list_cmd(model: str | None, as_json: bool) -> None:
+    """List LoRA adapters with the model each one belongs to."""
+    from ragdesk import db, paths
+    from ragdesk.llm.registry import ModelError, ModelRegistry
+
+    registry = ModelRegistry(db.connect(paths.db_path()))
+    try:
+        adapters = registry.adapters_for(model) if model else registry.list(kind="adapter")
+    except ModelError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json([a.to_json() for a in adapters])
+        return
+    if not adapters:
+        click.echo("No adapters yet. Train one with `ragdesk lora train` or add one with `ragdesk models add`.")
+    for a in adapters:
+        click.echo(f"{a.name}  (for {a.base_model or a.architecture or 'any model'}, "
+                   f"{a.size / 2**20:.1f} MiB)  {a.path}")
+
+
 def _progress(quiet: bool):
     """A callback printing merge steps on stderr (nothing with --json)."""
     if quiet:

@@ -2,81 +2,33 @@
 
 The dialog only shows things and collects choices; every registry call (listing
 parses GGUF headers, adding validates a file, a download takes minutes) runs on
-:class:`~ragdesk.ui.model_tasks.ModelTasksWorker` in its own thread. Failures,
-including "offline", appear as a sentence in the dialog. ``modelsChanged`` is
-emitted whenever the set of models changes, so the window refreshes its pickers.
+:class:`~ragdesk.ui.model_tasks.ModelTasksWorker` in its own thread, and a
+download is cancelled by a flag, never by ending the thread. Failures, "offline"
+included, appear as a sentence in the dialog. ``modelsChanged`` is emitted
+whenever the set of models changes, so the main window refreshes its pickers.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from pathlib import Path
 from typing import Callable
 
-from ragdesk.llm import catalogue
-from ragdesk.llm.registry import DEFAULT_MODEL, is_managed
+from ragdesk.llm.registry import is_managed
+from ragdesk.ui import theme
 from ragdesk.ui.errors import confirm, sentence
-from ragdesk.ui.model_tasks import ModelTask, ModelTasksWorker
+from ragdesk.ui.model_pages import DownloadPage, InstalledPage
+from ragdesk.ui.model_tasks import ModelTask, new_worker_thread
 from ragdesk.ui.models import human_size, plural
 from ragdesk.ui.qt import (
-    QAbstractItemView, QApplication, QColor, QDialog, QDialogButtonBox, QFileDialog, QFont, QFormLayout,
-    QFrame, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QObject, QPalette, QProgressBar, QPushButton, QStyle,
-    QTabWidget, Qt, QThread, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget, Signal, Slot,
+    QColor, QDialog, QDialogButtonBox, QFileDialog, QFrame, QHBoxLayout, QLabel, QPalette, QProgressBar,
+    QPushButton, QTabWidget, Qt, QVBoxLayout, QWidget, Signal,
 )
-from ragdesk.ui import theme
 
-log = logging.getLogger(__name__)
-
-NAME_ROLE = Qt.ItemDataRole.UserRole + 1
-INSTALLED_COLUMNS = ("Name", "Kind", "Size", "Architecture", "Licence", "Source")
-CATALOGUE_COLUMNS = ("Model", "Parameters", "Download", "Context", "Licence", "Status")
 BUILTIN_TIP = "Built-in models ship with ragdesk and can't be deleted."
 BUSY_TIP = "Wait for the download to finish, or cancel it."
 _ASK = object()  # add_adapter_file: ask for the base model
-
-
-
-class _Threads(QObject):
-    """Keeps every worker thread referenced until it has ended (a closed dialog's cancelled
-    download may still be winding down): a QThread destroyed while running aborts the app."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.live: dict = {}  # QThread -> its worker
-        app = QApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.wait_all)
-
-    def add(self, thread, worker) -> None:
-        self.live[thread] = worker
-        thread.finished.connect(self.reap)  # queued: this object lives in the GUI thread
-
-    @Slot()
-    def reap(self) -> None:
-        for thread in [t for t in self.live if t.isFinished()]:
-            thread.wait()
-            del self.live[thread]
-
-    @Slot()
-    def wait_all(self, timeout_ms: int = 15_000) -> None:
-        """At exit: cancel what still runs, stop every worker, wait for the threads."""
-        for thread, worker in list(self.live.items()):
-            worker.stop()
-        for thread in list(self.live):
-            thread.wait(timeout_ms)
-        self.reap()
-
-
-_threads: _Threads | None = None
-
-
-def _thread_keeper() -> _Threads:
-    global _threads
-    if _threads is None:
-        _threads = _Threads()
-    return _threads
 
 
 def _default_registry():
@@ -84,21 +36,6 @@ def _default_registry():
     from ragdesk.llm.registry import ModelRegistry
 
     return ModelRegistry(db.connect(paths.db_path()))
-
-
-def source_text(entry) -> str:
-    """Where an entry came from, in words."""
-    if entry.builtin:
-        return f"Built in ({entry.source.split(':', 1)[-1]})"
-    if entry.source.startswith("hf:"):
-        return "Hugging Face · " + (entry.meta.get("repo_id") or entry.source[3:])
-    return {"local": "Local file", "file": "Local file"}.get(entry.source, entry.source)
-
-
-def kind_text(entry) -> str:
-    if entry.kind == "adapter":
-        return f"LoRA adapter for {entry.base_model}" if entry.base_model else "LoRA adapter"
-    return "Model"
 
 
 def _duration(seconds: float) -> str:
@@ -111,7 +48,11 @@ def _duration(seconds: float) -> str:
 
 
 class ModelManagerDialog(QDialog):
-    """Lists, downloads, adds and deletes models and LoRA adapters."""
+    """Lists, downloads, adds and deletes models and LoRA adapters.
+
+    ``registry_factory()`` returns a ModelRegistry on a connection of its own; it is
+    called on the worker thread, which is the only user of that registry.
+    """
 
     modelsChanged = Signal()  # the set of installed models or adapters changed
     taskFinished = Signal(object, str)  # ModelTask, "done" | "failed" | "cancelled"; the list is updated by then
@@ -123,16 +64,18 @@ class ModelManagerDialog(QDialog):
         self.setObjectName("modelManager")
         self.setWindowTitle("Models")
         self.registry_factory = registry_factory or _default_registry
-        self.entries: list = []
+        self.entries: list = []  # the latest listing (ModelEntry)
         self.listed_once = False
         self.download: ModelTask | None = None  # the download in progress
-        self.last_confirm = None  # the open confirmation box (tests press its buttons)
+        self.last_confirm = None  # the open confirmation box
+        self.base_chooser = None  # the open "which base model?" dialog
         self._pending: list[ModelTask] = []
-        self._started_at = 0.0
-        self._pending_select: str | None = None
         self._outcomes: list[tuple[ModelTask, str]] = []  # reported once the new listing is shown
+        self._select_next: str | None = None
+        self._started_at = 0.0
         self._worker = self._thread = None
         self._build()
+        self._wire()
         self._start_worker()
         self.resize(980, 580)
 
@@ -145,11 +88,28 @@ class ModelManagerDialog(QDialog):
             "app and work offline; downloads come from the Hugging Face hub.", self)
         intro.setWordWrap(True)
         layout.addWidget(intro)
+        self.installed_page, self.download_page = InstalledPage(self), DownloadPage(self)
         self.tabs = QTabWidget(self)
-        self.tabs.addTab(self._build_installed(), "Installed")
-        self.tabs.addTab(self._build_download(), "Download")
+        self.tabs.addTab(self.installed_page, "Installed")
+        self.tabs.addTab(self.download_page, "Download")
         layout.addWidget(self.tabs, 1)
-        layout.addWidget(self._build_task_panel())
+
+        self.task_panel = QFrame(self)
+        self.task_panel.setObjectName("taskPanel")
+        row = QHBoxLayout(self.task_panel)
+        row.setContentsMargins(0, 4, 0, 4)
+        self.task_label = QLabel(self.task_panel)
+        self.progress = QProgressBar(self.task_panel)
+        self.progress.setObjectName("downloadProgress")
+        self.progress.setMinimumWidth(240)
+        self.cancel_button = QPushButton("Cancel", self.task_panel)
+        self.cancel_button.setObjectName("cancelDownload")
+        row.addWidget(self.task_label, 1)
+        row.addWidget(self.progress)
+        row.addWidget(self.cancel_button)
+        self.task_panel.hide()
+        layout.addWidget(self.task_panel)
+
         self.message = QLabel(self)
         self.message.setObjectName("modelMessage")
         self.message.setWordWrap(True)
@@ -160,131 +120,37 @@ class ModelManagerDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
-    def _tree(self, columns) -> QTreeWidget:
-        tree = QTreeWidget(self)
-        tree.setHeaderLabels(list(columns))
-        tree.setRootIsDecorated(False)
-        tree.setAlternatingRowColors(True)
-        tree.setUniformRowHeights(True)
-        tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        tree.setStyleSheet("QTreeView::item { padding: 3px 6px 3px 2px; }")
-        tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        tree.header().setStretchLastSection(True)
-        return tree
+        # The pages' widgets, by the names the rest of the dialog (and its tests) use.
+        ip, dp = self.installed_page, self.download_page
+        self.installed, self.summary, self.delete_button = ip.tree, ip.summary, ip.delete_button
+        self.add_model_button, self.add_adapter_button = ip.add_model_button, ip.add_adapter_button
+        self.catalogue, self.download_button, self.description = dp.tree, dp.download_button, dp.description
+        self.repo_edit, self.file_edit, self.hub_button = dp.repo_edit, dp.file_edit, dp.hub_button
 
-    def _build_installed(self) -> QWidget:
-        page = QWidget(self)
-        box = QVBoxLayout(page)
-        self.installed = self._tree(INSTALLED_COLUMNS)
-        self.installed.setObjectName("installedModels")
+    def _wire(self) -> None:
         self.installed.itemSelectionChanged.connect(self._update_buttons)
-        box.addWidget(self.installed, 1)
-        row = QHBoxLayout()
-        self.add_model_button = QPushButton("Add model file…", page)
-        self.add_model_button.setToolTip("Register a GGUF model on this computer (it stays where it is)")
         self.add_model_button.clicked.connect(lambda: self.add_model_file())
-        self.add_adapter_button = QPushButton("Add LoRA adapter…", page)
-        self.add_adapter_button.setToolTip("Register a LoRA adapter (GGUF) and the model it was made for")
         self.add_adapter_button.clicked.connect(lambda: self.add_adapter_file())
-        self.summary = QLabel(page)
-        self.summary.setObjectName("modelSummary")
-        self.delete_button = QPushButton("Delete…", page)
-        self.delete_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_TrashIcon))
         self.delete_button.clicked.connect(lambda: self.delete_selected())
-        for widget in (self.add_model_button, self.add_adapter_button):
-            row.addWidget(widget)
-        row.addSpacing(12)
-        row.addWidget(self.summary, 1)
-        row.addWidget(self.delete_button)
-        box.addLayout(row)
-        return page
-
-    def _build_download(self) -> QWidget:
-        page = QWidget(self)
-        box = QVBoxLayout(page)
-        box.addWidget(QLabel("<b>Recommended small models</b> (4-bit, run well on a laptop's CPU)", page))
-        self.catalogue = self._tree(CATALOGUE_COLUMNS)
-        self.catalogue.setObjectName("catalogue")
-        for entry in catalogue.CATALOGUE:
-            item = QTreeWidgetItem([entry.title, entry.params, human_size(entry.approx_size),
-                                    f"{entry.context_length:,}", entry.license, ""])
-            item.setData(0, NAME_ROLE, entry.name)
-            item.setToolTip(0, f"{entry.description}\n{entry.repo_id}/{entry.filename}")
-            for column in (1, 2, 3):
-                item.setTextAlignment(column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            self.catalogue.addTopLevelItem(item)
         self.catalogue.itemSelectionChanged.connect(self._update_buttons)
         self.catalogue.itemDoubleClicked.connect(lambda *_: self.download_catalogue())
-        box.addWidget(self.catalogue, 1)
-        row = QHBoxLayout()
-        self.description = QLabel(page)
-        self.description.setWordWrap(True)
-        self.download_button = QPushButton("Download", page)
-        self.download_button.setDefault(False)
         self.download_button.clicked.connect(lambda: self.download_catalogue())
-        row.addWidget(self.description, 1)
-        row.addWidget(self.download_button)
-        box.addLayout(row)
-
-        hub = QFrame(page)
-        hub.setFrameShape(QFrame.Shape.StyledPanel)
-        form = QFormLayout(hub)
-        form.addRow(QLabel("<b>Any GGUF file on the Hugging Face hub</b>", hub))
-        self.repo_edit = QLineEdit(hub)
-        self.repo_edit.setObjectName("hubRepo")
-        self.repo_edit.setPlaceholderText("owner/name, e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF")
-        self.file_edit = QLineEdit(hub)
-        self.file_edit.setObjectName("hubFile")
-        self.file_edit.setPlaceholderText("file in the repository, e.g. qwen2.5-0.5b-instruct-q4_k_m.gguf")
-        self.hub_button = QPushButton("Download file", hub)
         self.hub_button.clicked.connect(lambda: self.download_file())
-        file_row = QHBoxLayout()
-        file_row.addWidget(self.file_edit, 1)
-        file_row.addWidget(self.hub_button)
-        form.addRow("Repository", self.repo_edit)
-        form.addRow("File", file_row)
+        self.file_edit.returnPressed.connect(lambda: self.download_file())
         for edit in (self.repo_edit, self.file_edit):
             edit.textChanged.connect(self._update_buttons)
-        self.file_edit.returnPressed.connect(lambda: self.download_file())
-        box.addWidget(hub)
-        return page
-
-    def _build_task_panel(self) -> QWidget:
-        panel = QFrame(self)
-        panel.setObjectName("taskPanel")
-        row = QHBoxLayout(panel)
-        row.setContentsMargins(0, 4, 0, 4)
-        self.task_label = QLabel(panel)
-        self.task_label.setObjectName("taskLabel")
-        self.progress = QProgressBar(panel)
-        self.progress.setObjectName("downloadProgress")
-        self.progress.setMinimumWidth(240)
-        self.progress.setTextVisible(True)
-        self.cancel_button = QPushButton("Cancel", panel)
-        self.cancel_button.setObjectName("cancelDownload")
         self.cancel_button.clicked.connect(self.cancel_download)
-        row.addWidget(self.task_label, 1)
-        row.addWidget(self.progress)
-        row.addWidget(self.cancel_button)
-        panel.hide()
-        self.task_panel = panel
-        return panel
 
     # -- the worker ---------------------------------------------------------------------
 
     def _start_worker(self) -> None:
-        worker = ModelTasksWorker(self.registry_factory)
-        thread = QThread()
-        thread.setObjectName("ragdesk-models")
-        worker.moveToThread(thread)
-        thread.started.connect(worker.start)
+        worker, thread = new_worker_thread(self.registry_factory)
         self._submit.connect(worker.run)
         worker.listed.connect(self._on_listed)
         worker.progress.connect(self._on_progress)
         worker.succeeded.connect(self._on_succeeded)
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
-        _thread_keeper().add(thread, worker)
         self._worker, self._thread = worker, thread
         thread.start()
 
@@ -299,19 +165,17 @@ class ModelManagerDialog(QDialog):
         self._worker = None
 
     def shutdown(self, timeout_ms: int = 15_000) -> bool:
-        """Stop the worker and wait for its thread (app exit, tests); True if it ended in time."""
+        """Stop the worker and wait for its thread (tests; the app's exit waits by itself)."""
         thread = self._thread
         self._release()
-        if thread is None or not thread.isRunning():
-            return True
-        return thread.wait(timeout_ms)
+        return thread is None or not thread.isRunning() or thread.wait(timeout_ms)
 
     def done(self, result: int) -> None:
         self._release()  # a running download is cancelled; its partial file is kept for resuming
         super().done(result)
 
     def showEvent(self, event) -> None:
-        if self._worker is None:  # reopened after it was closed
+        if self._worker is None:  # shown again after it was closed
             self._start_worker()
         super().showEvent(event)
 
@@ -329,7 +193,7 @@ class ModelManagerDialog(QDialog):
     # -- actions ------------------------------------------------------------------------
 
     def add_model_file(self, path: str | os.PathLike | None = None) -> ModelTask | None:
-        """Register a GGUF model file (asks for it when ``path`` is None)."""
+        """Register a GGUF model file where it is (asks for it when ``path`` is None)."""
         if path is None:
             path, _ = QFileDialog.getOpenFileName(self, "Add a GGUF model", str(Path.home()), "GGUF models (*.gguf)")
             if not path:
@@ -338,40 +202,40 @@ class ModelManagerDialog(QDialog):
         return self._run(ModelTask("add", path=str(path)))
 
     def add_adapter_file(self, path: str | os.PathLike | None = None, base_model=_ASK) -> ModelTask | None:
-        """Register a LoRA adapter; asks for the file and for the model it was made for unless given."""
+        """Register a LoRA adapter; asks for the file, and for the model it was made for, unless given.
+
+        ``base_model=None`` registers it without a base (offered with any model it fits).
+        """
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(
-                self, "Add a LoRA adapter", str(Path.home()), "LoRA adapters (*.gguf)")
+            path, _ = QFileDialog.getOpenFileName(self, "Add a LoRA adapter", str(Path.home()), "LoRA adapters (*.gguf)")
             if not path:
                 return None
         if base_model is _ASK:
-            self._choose_base(str(path))
+            from ragdesk.ui.model_base_chooser import BaseModelChooser
+
+            chooser = BaseModelChooser(str(path), [e for e in self.entries if e.kind == "model"], self)
+            chooser.accepted.connect(lambda: self.add_adapter_file(path, chooser.base_model()))
+            chooser.finished.connect(chooser.deleteLater)
+            self.base_chooser = chooser
+            chooser.open()
             return None
         self._say(f"Adding {Path(path).name}…")
         return self._run(ModelTask("add", path=str(path), adapter=True, base_model=base_model))
 
-    def _choose_base(self, path: str) -> None:
-        from ragdesk.ui.model_base_chooser import BaseModelChooser
-
-        models = [e for e in self.entries if e.kind == "model"]
-        chooser = BaseModelChooser(path, models, self)
-        chooser.accepted.connect(lambda: self.add_adapter_file(path, chooser.base_model()))
-        chooser.open()
-        self.base_chooser = chooser
-
     def download_catalogue(self, name: str | None = None) -> ModelTask | None:
         """Download a catalogue model (the selected one when ``name`` is None)."""
         if name is None:
-            item = self.catalogue.currentItem()
-            if item is None or not self.download_button.isEnabled():
+            chosen = self.download_page.chosen()
+            if chosen is None or not self.download_button.isEnabled():
                 return None
-            name = item.data(0, NAME_ROLE)
+            name = chosen.name
         return self._start_download(ModelTask("pull", name=name))
 
     def download_file(self, repo_id: str | None = None, filename: str | None = None) -> ModelTask | None:
         """Download ``repo_id``/``filename`` from the hub (the typed ones when not given)."""
-        repo_id = (repo_id if repo_id is not None else self.repo_edit.text()).strip()
-        filename = (filename if filename is not None else self.file_edit.text()).strip()
+        typed_repo, typed_file = self.download_page.hub_request()
+        repo_id = (repo_id if repo_id is not None else typed_repo).strip()
+        filename = (filename if filename is not None else typed_file).strip()
         if not repo_id or not filename:
             self._say("Type the repository (owner/name) and the file to download.", error=True)
             return None
@@ -390,6 +254,7 @@ class ModelManagerDialog(QDialog):
         return self._run(task)
 
     def cancel_download(self) -> bool:
+        """Stop the running download (what arrived is kept: the next download of it resumes)."""
         if self.download is None:
             return False
         self.download.cancel.set()
@@ -398,11 +263,11 @@ class ModelManagerDialog(QDialog):
         return True
 
     def delete_selected(self):
-        item = self.installed.currentItem()
-        return None if item is None else self.delete_entry(item.data(0, NAME_ROLE))
+        name = self.installed_page.selected_name()
+        return None if name is None else self.delete_entry(name)
 
     def delete_entry(self, name: str):
-        """Ask, then delete ``name`` (never a built-in); returns the confirmation box."""
+        """Ask, then delete ``name`` (never a built-in); returns the confirmation box, or None."""
         entry = next((e for e in self.entries if e.name == name), None)
         if entry is None or entry.builtin or self.download is not None:
             return None
@@ -422,12 +287,12 @@ class ModelManagerDialog(QDialog):
         self._run(ModelTask("remove", name=name))
 
     def select(self, name: str) -> bool:
-        for i in range(self.installed.topLevelItemCount()):
-            item = self.installed.topLevelItem(i)
-            if item.data(0, NAME_ROLE) == name:
-                self.installed.setCurrentItem(item)
-                return True
-        return False
+        """Select an installed model or adapter by name."""
+        return self.installed_page.select(name)
+
+    def rows(self) -> dict[str, list[str]]:
+        """The Installed list as shown: each row's cells by registry name."""
+        return self.installed_page.row_texts()
 
     # -- replies from the worker --------------------------------------------------------------
 
@@ -442,8 +307,9 @@ class ModelManagerDialog(QDialog):
         self.entries = list(entries)
         self.listed_once = True
         self._pending = [t for t in self._pending if t.kind != "list"]
-        self._fill_installed()
-        self._fill_catalogue_state()
+        self.installed_page.show_entries(self.entries, select=self._select_next)
+        self._select_next = None
+        self.download_page.show_installed(self.entries)
         self._update_buttons()
         self.listRefreshed.emit()
         self._report_outcomes()
@@ -481,7 +347,7 @@ class ModelManagerDialog(QDialog):
         else:
             self._say(f"Deleted {task.name}.")
         if entry is not None:
-            self._pending_select = entry.name
+            self._select_next = entry.name
         self.modelsChanged.emit()
         self._outcomes.append((task, "done"))
 
@@ -503,7 +369,7 @@ class ModelManagerDialog(QDialog):
     # -- view state ---------------------------------------------------------------------------
 
     def _say(self, text: str, error: bool = False) -> None:
-        """The one-line outcome under the lists (errors tinted, never a crash or a traceback)."""
+        """The one-line outcome under the lists (errors tinted red; never a traceback)."""
         self.message.setText(sentence(text))
         self.message.setProperty("error", error)
         if error:
@@ -513,50 +379,9 @@ class ModelManagerDialog(QDialog):
             self.message.setStyleSheet("")
         self.message.show()
 
-    def _fill_installed(self) -> None:
-        selected = self._pending_select or self._selected_name()
-        self._pending_select = None
-        self.installed.clear()
-        bold = QFont(self.installed.font())
-        bold.setBold(True)
-        for e in self.entries:
-            name = f"{e.name}  (default)" if e.name == DEFAULT_MODEL else e.name
-            size = human_size(e.size) if e.exists or e.builtin else "file missing"
-            row = [name, kind_text(e), size, e.architecture or "?", e.license or "", source_text(e)]
-            item = QTreeWidgetItem(row)
-            item.setData(0, NAME_ROLE, e.name)
-            item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            tip = f"{e.path}" + ("\nBuilt in: ships with ragdesk, works offline." if e.builtin else "")
-            if e.builtin and not e.meta.get("ready", True):
-                tip += "\nAssembled from its package on first use."
-            for column in range(len(row)):
-                item.setToolTip(column, tip)
-            if e.builtin:
-                item.setFont(0, bold)
-            self.installed.addTopLevelItem(item)
-        models = [e for e in self.entries if e.kind == "model"]
-        adapters = [e for e in self.entries if e.kind == "adapter"]
-        added = sum(e.size for e in self.entries if not e.builtin and e.exists)
-        self.summary.setText(
-            f"{plural(len(models), 'model')} ({sum(e.builtin for e in models)} built in), "
-            f"{plural(len(adapters), 'adapter')} · {human_size(added)} added"
-        )
-        if selected:
-            self.select(selected)
-
-    def _fill_catalogue_state(self) -> None:
-        missing = {e.name for e in catalogue.not_downloaded(e.source for e in self.entries)}
-        for i in range(self.catalogue.topLevelItemCount()):
-            item = self.catalogue.topLevelItem(i)
-            item.setText(5, "" if item.data(0, NAME_ROLE) in missing else "✓ Installed")
-
-    def _selected_name(self) -> str | None:
-        item = self.installed.currentItem()
-        return item.data(0, NAME_ROLE) if item is not None else None
-
     def _update_buttons(self) -> None:
         busy = self.download is not None
-        entry = next((e for e in self.entries if e.name == self._selected_name()), None)
+        entry = next((e for e in self.entries if e.name == self.installed_page.selected_name()), None)
         if busy:
             can_delete, tip = False, BUSY_TIP
         elif entry is None:
@@ -568,12 +393,11 @@ class ModelManagerDialog(QDialog):
         self.delete_button.setEnabled(can_delete)
         self.delete_button.setToolTip(tip)
         for button in (self.add_model_button, self.add_adapter_button):
-            button.setEnabled(not busy)
-        item = self.catalogue.currentItem()
-        chosen = catalogue.find(item.data(0, NAME_ROLE)) if item is not None else None
+            button.setEnabled(not busy)  # one registry change at a time, in the order asked
+        chosen = self.download_page.chosen()
         installed = chosen is not None and any(e.source == chosen.source for e in self.entries)
         self.download_button.setEnabled(chosen is not None and not busy and not installed)
         self.download_button.setToolTip(BUSY_TIP if busy else ("Already installed" if installed else ""))
         self.description.setText(chosen.description if chosen else "Choose a model to see what it is good for.")
-        has_text = bool(self.repo_edit.text().strip() and self.file_edit.text().strip())
-        self.hub_button.setEnabled(has_text and not busy)
+        repo, filename = self.download_page.hub_request()
+        self.hub_button.setEnabled(bool(repo and filename) and not busy)
