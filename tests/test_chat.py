@@ -211,3 +211,25 @@ def test_uncited_sentences_are_attributed_to_the_supporting_source():
     assert inferred == [1]
     # explicit markers are left alone, unsupported sentences get none
     assert citations.attribute("Bread rises [2]. Cats purr loudly.", sources) == ("Bread rises [2]. Cats purr loudly.", [])
+
+
+def test_attribution_keeps_abbreviations_and_numbers_whole():
+    sources = ["The six U.S. states with the highest road deaths had 3.5 times more crashes."]
+    text, inferred = citations.attribute("The six U.S. states had 3.5 times more crashes.", sources)
+    assert text == "The six U.S. states had 3.5 times more crashes [1]." and inferred == [1]
+
+
+@pytest.mark.parametrize(
+    "pieces, expected",
+    [
+        (["<<<", "SOURCE 12.txt", "\nThe answer", " is yes."], "The answer is yes."),
+        (["<<<SOURCE [3] a.txt\n", "Yes."], "Yes."),
+        (["<", "b>bold</b> text"], "<b>bold</b> text"),
+        (["Plain", " answer."], "Plain answer."),
+        (["<<<SOURCE only"], ""),
+    ],
+)
+def test_a_fake_leading_source_fence_is_dropped(pieces, expected):
+    from ragdesk.chat.session import _drop_leading_fence
+
+    assert "".join(_drop_leading_fence(iter(pieces))) == expected

@@ -7,7 +7,6 @@ import json
 import pytest
 from click.testing import CliRunner
 
-import ragdesk.cli.compare_cmds  # noqa: F401  (registers `ragdesk compare` until the CLI imports it)
 from ragdesk.chat import ChatSession, ModeError
 from ragdesk.cli import cli
 from ragdesk.compare import compare, latency_ms, plan_modes
@@ -127,4 +126,4 @@ def test_cli_compare_errors(indexed_home, tiny_model):
     assert result.stderr == "Error: mode hybrid needs a LoRA adapter: choose one with --lora NAME\n"
     result = CliRunner().invoke(cli, ["compare", QUESTION, "--modes", "rag", "-c", "nope",
                                       "--model", str(tiny_model.gguf_path)])
-    assert result.exit_code == 1 and result.stderr.startswith("Error: mode rag cannot run: no collection named 'nope'")
+    assert result.exit_code == 1 and result.stderr.startswith("Error: no collection named 'nope'")

@@ -47,7 +47,9 @@ def clean_citations(answer: str, provided: int) -> str:
 
 # -- attribution of uncited sentences -----------------------------------------
 
-_SENTENCE_RE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.MULTILINE)
+# A sentence ends at . ! ? followed by white space and no lower-case letter
+# (so "U.S. states" or "3.5" don't end one), or at a line break.
+_SENTENCE_RE = re.compile(r"[^\n]+?(?:[.!?]+(?=\s+[^a-z\s]|\s*$)|(?=\n)|$)")
 _TOKEN_RE = re.compile(r"\w+", re.UNICODE)
 _FUNCTION_WORDS = frozenset(
     "a an and are as at be been but by can could did do does for from had has have he her his how i if in "

@@ -112,5 +112,7 @@ def build_messages(
 def _sources_question(sources: Sequence[Hit], asked: str, specials: Sequence[str]) -> str:
     return (
         f"Sources:\n\n{format_sources(sources, specials)}\n\n"
-        f"Question: {asked}\nAnswer using the sources and cite them like [1]."
+        # The question comes last so that instructions the user wrote in it
+        # ("answer yes or no first") are the last thing the model reads.
+        f"Answer using the sources and cite them like [1].\nQuestion: {asked}"
     )

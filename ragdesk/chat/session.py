@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ragdesk.chat import budget, citations
 from ragdesk.chat.conversations import ConversationStore
@@ -124,8 +124,10 @@ class ChatSession:
             self.engine.set_adapter(None)
 
     def _render(self, messages: list[dict], retrieval: bool):
-        # Small base models tend to continue the pattern with another fenced source.
-        extra = (SOURCE_OPEN, "\n" + SOURCE_CLOSE) if retrieval else ()
+        # Small models tend to continue the pattern with another fenced source:
+        # a new fence after the answer has begun ends it (a leading one is
+        # dropped by _drop_leading_fence instead).
+        extra = ("\n" + SOURCE_OPEN, "\n" + SOURCE_CLOSE) if retrieval else ()
         return self.engine.render_chat(messages, extra_stop=extra)
 
     def _history(self, conversation_id: int | None) -> list[Turn]:
@@ -198,12 +200,13 @@ class ChatSession:
         given = fitted.sources or []
         prompt = self._render(fitted.messages, spec.retrieval)
         pieces: list[str] = []
-        for piece in self.engine.stream(
+        tokens = self.engine.stream(
             prompt,
             max_tokens=min(max_tokens, n_ctx - fitted.prompt_tokens),
             temperature=self.settings.temperature if temperature is None else temperature,
             cancel=cancel,
-        ):
+        )
+        for piece in _drop_leading_fence(tokens) if sources is not None else tokens:
             pieces.append(piece)
             if on_token:
                 on_token(piece)
@@ -250,3 +253,30 @@ class ChatSession:
                 stats=stats,
             )
         return answer
+
+
+def _drop_leading_fence(pieces: Iterator[str]) -> Iterator[str]:
+    """Skip a fake ``<<<SOURCE ...`` line that a small model writes before its answer.
+
+    Text is held back only while it could still be the start of such a line.
+    """
+    held = ""
+    for piece in pieces:
+        if held is None:
+            yield piece
+            continue
+        held += piece
+        stripped = held.lstrip()
+        if stripped.startswith(SOURCE_OPEN):
+            if "\n" in stripped:
+                rest = stripped.split("\n", 1)[1].lstrip()
+                held = None
+                if rest:
+                    yield rest
+        elif SOURCE_OPEN.startswith(stripped):
+            continue  # not decided yet
+        else:
+            yield held
+            held = None
+    if held and not held.lstrip().startswith(SOURCE_OPEN):
+        yield held

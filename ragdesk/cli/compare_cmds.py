@@ -39,6 +39,9 @@ def compare(question, modes_text, model, lora, collection, k, max_tokens, temper
     if needing and not lora:
         fail(f"mode {needing[0]} needs a LoRA adapter: choose one with --lora NAME")
     session = make_session(model, lora, collection, modes[0])
+    if collection and any(get_mode(m).retrieval for m in modes):
+        with chat_errors():
+            session.store.collection(collection)  # a wrong name is named as such, not as "empty"
     if note and not as_json:
         click.echo(click.style(note, dim=True), err=True)
 

@@ -174,7 +174,8 @@ def _disagreement_table(result: dict) -> str:
             ok = a.get("label_correct") if q.get("label") else a.get("contained")
             mark = ('<b style="color:#2ca02c">✓</b> ' if ok else '<b style="color:#d62728">✗</b> ')
             label = f"<i>{html.escape(a['parsed_label'] or 'no label')}</i> · " if q.get("label") else ""
-            cells.append(f'<td valign="top">{mark}{label}{_short(a["text"])}</td>')
+            text = _short(a["text"]) or '<span style="color:#999999">(empty answer)</span>'
+            cells.append(f'<td valign="top">{mark}{label}{text}</td>')
         rows.append(f'<tr><td valign="top">{index + 1}</td><td valign="top">{_short(q["question"])}</td>'
                     f'<td valign="top">{gold}</td>{"".join(cells)}</tr>')
     more = len(indices) - MAX_DISAGREEMENTS

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ragdesk.chat import MODES
 from ragdesk.settings import Settings
+from ragdesk.ui.compare_controller import CompareController
 from ragdesk.ui.errors import describe
 from ragdesk.ui.qt import QObject, QTimer, Signal
 from ragdesk.ui.library_commands import LibraryCommands
@@ -111,6 +112,7 @@ class AppController(LibraryCommands, QObject):
             WorkerThread(self.search_worker, "ragdesk-search"),
         ]
         self._wire()
+        self.comparisons = CompareController(self)  # compare and evaluate, on the model worker
 
     def _wire(self) -> None:
         mw, iw, sw = self.model_worker, self.index_worker, self.search_worker
@@ -137,14 +139,28 @@ class AppController(LibraryCommands, QObject):
         mw.answerTokens.connect(self.answerTokens)
         mw.answerFinished.connect(self._on_answer_finished)
         mw.answerFailed.connect(self._on_answer_failed)
-        iw.jobStarted.connect(lambda job: self.jobProgress.emit(job, job.progress))
+        # Bound methods, not lambdas: a lambda connected to a worker's signal
+        # runs on the worker's thread, a slot of this object on the GUI thread.
+        iw.jobStarted.connect(self._on_job_started)
         iw.jobProgress.connect(self._on_job_progress)
         iw.jobFinished.connect(self._on_job_done)
         iw.jobFailed.connect(self._on_job_failed)
-        sw.results.connect(lambda req, hits: self.searchDone.emit(req.query, hits))
-        sw.searchFailed.connect(lambda req, msg: self.errorOccurred.emit("Search failed", msg))
+        sw.results.connect(self._on_search_results)
+        sw.searchFailed.connect(self._on_search_failed)
         for w in (mw, iw, sw):
-            w.startFailed.connect(lambda msg: self.errorOccurred.emit("The library could not be opened", msg))
+            w.startFailed.connect(self._on_start_failed)
+
+    def _on_job_started(self, job) -> None:
+        self.jobProgress.emit(job, job.progress)
+
+    def _on_search_results(self, request, hits) -> None:
+        self.searchDone.emit(request.query, hits)
+
+    def _on_search_failed(self, _request, message: str) -> None:
+        self.errorOccurred.emit("Search failed", message)
+
+    def _on_start_failed(self, message: str) -> None:
+        self.errorOccurred.emit("The library could not be opened", message)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -165,6 +181,7 @@ class AppController(LibraryCommands, QObject):
         self._shut_down = True
         if self.request is not None:
             self.request.cancel.set()
+        self.comparisons.cancel()
         for job in self.jobs.values():
             job.cancel.set()
         for t in self._threads:
@@ -267,7 +284,8 @@ class AppController(LibraryCommands, QObject):
         return self.request is not None
 
     def can_ask(self) -> bool:
-        return self.model_state == "ready" and not self.busy and not self.unavailable_reason(self.mode)
+        return (self.model_state == "ready" and not self.busy and not self.comparisons.running
+                and not self.unavailable_reason(self.mode))
 
     def ask(self, question: str, conversation_id: int | None = None) -> AskRequest | None:
         """Send a question in the current mode; None if the app can't take one now."""

@@ -17,6 +17,7 @@ from ragdesk.llm.registry import DEFAULT_MODEL
 from ragdesk.ui import theme
 from ragdesk.ui.chat_view import ChatView
 from ragdesk.ui.citations import CitationsPanel
+from ragdesk.ui.compare_view import CompareView
 from ragdesk.ui.controller import MODE_ORDER, AppController
 from ragdesk.ui.conversations import ConversationsPanel
 from ragdesk.ui.errors import sentence, show_error
@@ -87,6 +88,8 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.setTabBarAutoHide(True)  # a single page needs no tab bar
         self.tabs.addTab(self.chat, "Chat")
+        self.compare = CompareView(controller)
+        self.add_page(self.compare, "Compare")
 
         self.citations = CitationsPanel(controller.document_text)
         self.main_split = QSplitter(Qt.Orientation.Horizontal)
@@ -150,6 +153,9 @@ class MainWindow(QMainWindow):
         focus.setShortcut(QKeySequence("Ctrl+L"))
         search = chat_menu.addAction("Search library", lambda: self.library.search.setFocus())
         search.setShortcut(QKeySequence("Ctrl+F"))
+        chat_menu.addSeparator()
+        self.compare_action = chat_menu.addAction("Compare the modes", self.show_compare)
+        self.compare_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
 
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("Open log folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_file().parent))))
@@ -165,13 +171,16 @@ class MainWindow(QMainWindow):
         chat.manageModelsRequested.connect(self.open_model_manager)
         chat.citationClicked.connect(lambda entry, n: self.citations.show_entry(entry, n))
         chat.entrySelected.connect(self.citations.show_entry)
+        self.compare.citationClicked.connect(lambda entry, n: self.citations.show_entry(entry, n))
+        self.compare.entrySelected.connect(self.citations.show_entry)
         self.mode_bar.manageModelsRequested.connect(self.open_model_manager)
         self.library.searchRequested.connect(c.search)
         self.conversations.conversationChosen.connect(self.open_conversation)
         self.conversations.newChatRequested.connect(self.new_chat)
         self.conversations.conversationDeleted.connect(self._conversation_deleted)
 
-        for signal in (c.modelChanged, c.catalogChanged, c.availabilityChanged, c.modeChanged, c.busyChanged):
+        for signal in (c.modelChanged, c.catalogChanged, c.availabilityChanged, c.modeChanged, c.busyChanged,
+                       c.comparisons.runningChanged):
             signal.connect(self._update_chat_state)
         c.busyChanged.connect(chat.set_busy)
         c.answerStarted.connect(self._answer_started)
@@ -197,7 +206,12 @@ class MainWindow(QMainWindow):
         self.controller.cancel_answer()
 
     def focus_input(self) -> None:
+        self.tabs.setCurrentWidget(self.chat)
         self.chat.input.setFocus()
+
+    def show_compare(self) -> None:
+        self.tabs.setCurrentWidget(self.compare)
+        self.compare.input.setFocus()
 
     def _answer_started(self, _request_id: int, conversation_id: int) -> None:
         self.conversation_id = conversation_id
@@ -260,6 +274,8 @@ class MainWindow(QMainWindow):
             label = MODE_LABELS.get(c.mode, c.mode)
             if reason:
                 self.chat.set_input_state(False, f"{label} can't answer now: {sentence(reason)}")
+            elif c.comparisons.running:
+                self.chat.set_input_state(False, "The model is busy with a comparison or evaluation (Compare tab).")
             else:
                 self.chat.set_input_state(
                     True, f"Ask a question ({label}). Enter sends, Shift+Enter starts a new line."
@@ -374,6 +390,7 @@ class MainWindow(QMainWindow):
         if theme.palette_changed(event):
             self.chat.restyle()
             self.citations.restyle()
+            self.compare.restyle()
         return super().event(event)
 
     # -- pages for other views ------------------------------------------------------

@@ -1,8 +1,9 @@
 """The model worker: owns the llama.cpp Engine and the ChatSession, on its own thread.
 
 It loads models, answers questions (streaming coalesced pieces to the GUI),
-reports which modes can run and which models and adapters exist. ONE thread
-owns the Engine; the GUI only sends it queued requests and sets cancel flags.
+reports which modes can run and which models and adapters exist; comparisons
+and evaluation runs come from its base class (:mod:`ragdesk.ui.compare_worker`).
+ONE thread owns the Engine; the GUI only sends it queued requests and sets cancel flags.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import logging
 import time
 from pathlib import Path
 
+from ragdesk.ui.compare_worker import ComparisonWork
 from ragdesk.ui.errors import describe
 from ragdesk.ui.qt import Signal, Slot
-from ragdesk.ui.workers import AskRequest, StoreWorker
+from ragdesk.ui.workers import AskRequest
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,8 @@ class _TokenSink:
         self.last = now if now is not None else time.monotonic()
 
 
-class ModelWorker(StoreWorker):
-    """Owns the Engine and the ChatSession: loads models, answers questions."""
+class ModelWorker(ComparisonWork):
+    """Owns the Engine and the ChatSession: loads models, answers questions, compares and evaluates modes."""
 
     ready = Signal()
     problem = Signal(str, str)  # title, sentence: failures outside a request (adapter, settings)
