@@ -1,6 +1,6 @@
 """``ragdesk-gui --self-test`` from the source tree, and (opt-in) the PyInstaller build running it.
 
-The build takes about 10 minutes on two cores and writes a 1.2 GB folder, so it
+The build takes 4-10 minutes on two cores (busy or not) and writes a 1.2 GB folder, so it
 only runs with RAGDESK_TEST_PACKAGING=1 (and needs PyInstaller: the ``package`` extra).
 """
 
@@ -61,7 +61,7 @@ def test_a_failing_step_is_named_and_stops_the_run(monkeypatch, tmp_path, capsys
 
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("RAGDESK_TEST_PACKAGING") != "1",
-                    reason="builds the 1.2 GB app (~10 min on 2 cores): set RAGDESK_TEST_PACKAGING=1")
+                    reason="builds the 1.2 GB app (5-10 min on 2 cores): set RAGDESK_TEST_PACKAGING=1")
 def test_the_built_app_passes_its_self_test_and_installs(tmp_path):
     pytest.importorskip("PyInstaller", reason="the `package` extra (PyInstaller) is not installed")
     dist = tmp_path / "dist"

@@ -53,6 +53,11 @@ def orphan_counts(store: KnowledgeStore) -> dict[str, int]:
         fts_rows = db.scalar(conn, f"SELECT COUNT(*) FROM {col.fts_table}_docsize")
         counts[col.fts_table + " vs chunks"] = abs(fts_rows - c.chunks)
         counts[col.vec_table + " vs chunks"] = abs(vec_rows - c.chunks)
+        counts["running count vs rows"] = abs(
+            db.scalar(conn, "SELECT n_chunks FROM collections WHERE id = ?", (col.id,))
+            - db.scalar(conn, f"SELECT COUNT(*) FROM {col.vec_table}")
+        )
+        counts["chunks without vector"] = db.scalar(conn, "SELECT COUNT(*) FROM chunks WHERE embedding IS NULL")
         counts["chunk sum vs rows"] = abs(
             c.chunks
             - db.scalar(
@@ -178,3 +183,31 @@ def test_large_collection_uses_quantized_pass_with_good_recall(store, tmp_path, 
     coarse = search_mod.vector_ranking(store.conn, col, query, 3, exact=False)
     assert [r.chunk_id for r in coarse] == [r.chunk_id for r in exact]
     assert coarse[0].similarity == pytest.approx(exact[0].similarity, abs=1e-5)
+
+    from ragdesk.store.bitindex import BitIndex
+
+    mirror = BitIndex.load(store.conn, col)
+    assert len(mirror) == 8
+    mirrored = search_mod.vector_ranking(store.conn, col, query, 3, exact=False, bits=mirror)
+    assert [r.chunk_id for r in mirrored] == [r.chunk_id for r in exact]
+    # the mirror's candidates are ordered by Hamming distance like sqlite-vec's own bit KNN
+    nearest_bits = [r[0] for r in store.conn.execute(
+        f"SELECT chunk_id FROM {col.vec_table} WHERE embedding_bits MATCH vec_quantize_binary(?) AND k = 1",
+        (query.tobytes(),))]
+    assert mirror.candidates(store.conn, query, 1) == nearest_bits
+
+
+def test_large_collections_search_through_a_mirror_that_follows_changes(store, tmp_path, monkeypatch):
+    from ragdesk.store import search as search_mod
+
+    monkeypatch.setattr(search_mod, "EXACT_LIMIT", 2)  # treat this small collection as a large one
+    root = write_docs(tmp_path / "docs")
+    store.index([root])
+    assert store.search("wind turbine electricity", k=1, mode="vector")[0].path.endswith("alpha.txt")
+    first = store._bits[store.collection().id]
+    (root / "alpha.txt").write_text("Lighthouses guide ships along rocky coasts at night.")
+    os.utime(root / "alpha.txt", (time.time() + 10, time.time() + 10))
+    store.index([root])
+    hits = store.search("lighthouse guiding ships", k=1, mode="hybrid")
+    assert hits[0].path.endswith("alpha.txt") and "Lighthouses" in hits[0].text
+    assert store._bits[store.collection().id] is not first  # reloaded after the change

@@ -43,6 +43,11 @@ class Collection:
     def fts_table(self) -> str:
         return f"fts_c{self.id}"
 
+    @property
+    def vocab_table(self) -> str:
+        """Per-term document counts of the FTS table (fts5vocab)."""
+        return f"fts_c{self.id}_vocab"
+
 
 @dataclass(frozen=True)
 class CollectionInfo:
@@ -138,6 +143,7 @@ def create(
             f"text, content='', contentless_delete=1, "
             f"tokenize='porter unicode61 remove_diacritics 2')"
         )
+        conn.execute(f"CREATE VIRTUAL TABLE {collection.vocab_table} USING fts5vocab({collection.fts_table}, 'row')")
     return collection
 
 
@@ -145,6 +151,7 @@ def delete(conn: apsw.Connection, name: str) -> None:
     """Drop a collection with every row and table that belongs to it."""
     collection = get(conn, name)
     with db.transaction(conn):
+        conn.execute(f"DROP TABLE IF EXISTS {collection.vocab_table}")
         conn.execute(f"DROP TABLE IF EXISTS {collection.vec_table}")
         conn.execute(f"DROP TABLE IF EXISTS {collection.fts_table}")
         # chunks and document_texts go by ON DELETE CASCADE from documents.
@@ -161,8 +168,10 @@ def info(conn: apsw.Connection, collection: Collection) -> CollectionInfo:
     ).fetchone()
     table_bytes = db.scalar(
         conn,
-        "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name LIKE ? OR name LIKE ?",
-        (f"{collection.vec_table}%", f"{collection.fts_table}%"),
+        "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat"
+        " WHERE name IN (?, ?) OR name LIKE ? ESCAPE '!' OR name LIKE ? ESCAPE '!'",
+        # the tables and their shadow tables ("vec_c1_chunks"), not those of vec_c12
+        (collection.vec_table, collection.fts_table, f"{collection.vec_table}!_%", f"{collection.fts_table}!_%"),
     )
     # Chunk rows hold about the text once more (overlaps included).
     size = int(table_bytes or 0) + 2 * int(text_bytes)

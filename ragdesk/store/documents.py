@@ -61,6 +61,10 @@ def delete_documents(conn: apsw.Connection, collection: Collection, ids: Iterabl
             conn.execute(f"DELETE FROM {collection.fts_table} WHERE rowid = ?", (chunk_id,))
         # chunks and document_texts follow by ON DELETE CASCADE.
         conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        conn.execute(
+            "UPDATE collections SET n_chunks = n_chunks - ?, generation = generation + 1 WHERE id = ?",
+            (len(chunk_ids), collection.id),
+        )
         removed += 1
     return removed
 
@@ -93,15 +97,19 @@ def write_document(
         (collection.id, doc.path, doc.kind, doc.size, doc.mtime_ns, doc.sha256, len(doc.chunks), time.time()),
     )
     doc_id = conn.last_insert_rowid()
+    conn.execute(
+        "UPDATE collections SET n_chunks = n_chunks + ?, generation = generation + 1 WHERE id = ?",
+        (len(doc.chunks), collection.id),
+    )
     conn.execute("INSERT INTO document_texts (document_id, text) VALUES (?, ?)", (doc_id, doc.text))
     for ordinal, (chunk, vector) in enumerate(zip(doc.chunks, vectors)):
+        blob = vector.tobytes()
         conn.execute(
-            "INSERT INTO chunks (document_id, ordinal, start, end, page, heading, n_tokens, text)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (doc_id, ordinal, chunk.start, chunk.end, chunk.page, chunk.heading, chunk.n_tokens, chunk.text),
+            "INSERT INTO chunks (document_id, ordinal, start, end, page, heading, n_tokens, text, embedding)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (doc_id, ordinal, chunk.start, chunk.end, chunk.page, chunk.heading, chunk.n_tokens, chunk.text, blob),
         )
         chunk_id = conn.last_insert_rowid()
-        blob = vector.tobytes()
         conn.execute(
             f"INSERT INTO {collection.vec_table} (chunk_id, embedding, embedding_bits)"
             " VALUES (?, ?, vec_quantize_binary(?))",

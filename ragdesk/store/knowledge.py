@@ -25,8 +25,15 @@ class KnowledgeStore:
         self.settings = settings or Settings.load()
         self.conn = db.connect(self.db_path)
         self._embedders: dict[str, object] = {}
+        self._pool = None
+        self._read_conn = None
+        self._bits: dict[int, object] = {}  # collection id -> BitIndex
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        if self._read_conn is not None:
+            self._read_conn.close()
         self.conn.close()
 
     def __enter__(self) -> "KnowledgeStore":
@@ -172,14 +179,49 @@ class KnowledgeStore:
         """The chunks most relevant to ``query``, best first."""
         target = self.collection(collection)
         mode = mode or self.settings.search_mode
-        vector = None
-        if mode != "bm25" and self.chunk_count(target.name) > 0:
-            vector = self.embedder(target.embedding_model).encode_query(query)
-        elif mode != "bm25":
+        k = k or self.settings.top_k
+        if mode == "bm25":
+            return search_mod.search(self.conn, target, query, None, k=k, mode=mode)
+        if self.chunk_count(target.name) == 0:
             return []
+        keyword = None
+        if mode == "hybrid":
+            # BM25 needs no query vector: it runs on a second connection while
+            # the query is embedded on one core (both release the GIL).
+            keyword = self._keyword_pool().submit(
+                search_mod.bm25_ranking, self._reader(), target, query, search_mod.hybrid_depth(k)
+            )
+        vector = self.embedder(target.embedding_model).encode_query(query)
         return search_mod.search(
-            self.conn, target, query, vector, k=k or self.settings.top_k, mode=mode
+            self.conn, target, query, vector, k=k, mode=mode,
+            keyword=keyword.result() if keyword is not None else None,
+            bits=self._bit_index(target),
         )
+
+    def _bit_index(self, target: Collection):
+        """The in-memory mirror of a large collection's bit codes (None for small ones)."""
+        from ragdesk.store.bitindex import BitIndex, current_generation
+
+        if search_mod.chunk_count(self.conn, target) <= search_mod.EXACT_LIMIT:
+            self._bits.pop(target.id, None)
+            return None
+        cached = self._bits.get(target.id)
+        if cached is None or cached.generation != current_generation(self.conn, target):
+            cached = self._bits[target.id] = BitIndex.load(self.conn, target)
+        return cached
+
+    def _keyword_pool(self):
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragdesk-bm25")
+        return self._pool
+
+    def _reader(self):
+        """A second connection, used only by the keyword-search thread."""
+        if self._read_conn is None:
+            self._read_conn = db.connect(self.db_path, migrate=False)
+        return self._read_conn
 
     def chunk_count(self, collection: str | None = None) -> int:
         return search_mod.chunk_count(self.conn, self.collection(collection))

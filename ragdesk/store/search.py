@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import apsw
 import numpy as np
@@ -18,11 +19,18 @@ import numpy as np
 from ragdesk.records import Hit
 from ragdesk.store.collections import Collection
 
+if TYPE_CHECKING:
+    from ragdesk.store.bitindex import BitIndex
+
 SEARCH_MODES = ("hybrid", "vector", "bm25")
 EXACT_LIMIT = 20_000
-COARSE_FACTOR = 4
-COARSE_MIN = 100
+COARSE_FACTOR = 4  # sqlite-vec's bit KNN slows with k: few candidates
+COARSE_MIN = 64
+MIRROR_CANDIDATES = 200  # the in-memory mirror can afford many more
 RRF_K = 60  # the constant of Cormack et al.; robust across collections
+COMMON_TERM_SHARE = 0.05
+COMMON_TERM_MIN_ROWS = 20_000
+MIN_QUERY_TERMS = 3
 
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
 # Function words that only add noise to an OR-query (ranking barely changes,
@@ -42,32 +50,42 @@ class Ranked:
 
 
 def chunk_count(conn: apsw.Connection, collection: Collection) -> int:
-    return int(
-        conn.execute(
-            "SELECT COALESCE(SUM(n_chunks), 0) FROM documents WHERE collection_id = ?", (collection.id,)
-        ).fetchone()[0]
-    )
+    """Chunks in the collection (a running count kept by the document writer)."""
+    return int(conn.execute("SELECT n_chunks FROM collections WHERE id = ?", (collection.id,)).fetchone()[0])
 
 
 def vector_ranking(
-    conn: apsw.Connection, collection: Collection, query: np.ndarray, k: int, *, exact: bool | None = None
+    conn: apsw.Connection,
+    collection: Collection,
+    query: np.ndarray,
+    k: int,
+    *,
+    exact: bool | None = None,
+    bits: "BitIndex | None" = None,
 ) -> list[Ranked]:
-    """The ``k`` chunks nearest to the (normalised) query vector, best first."""
+    """The ``k`` chunks nearest to the (normalised) query vector, best first.
+
+    Small collections get exact float KNN from vec0. Large ones get a coarse
+    pass over the 1-bit codes (the in-memory ``bits`` mirror when given,
+    otherwise sqlite-vec's own bit KNN) and exact rescoring of its candidates.
+    """
     blob = np.ascontiguousarray(query, dtype=np.float32).tobytes()
     if exact is None:
         exact = chunk_count(conn, collection) <= EXACT_LIMIT
     if exact:
         sql = f"SELECT chunk_id, distance FROM {collection.vec_table} WHERE embedding MATCH ? AND k = ?"
         return [Ranked(cid, 1.0 - dist, 1.0 - dist) for cid, dist in conn.execute(sql, (blob, k))]
-    coarse_k = max(COARSE_MIN, COARSE_FACTOR * k)
-    candidates = [
-        row[0]
-        for row in conn.execute(
-            f"SELECT chunk_id FROM {collection.vec_table}"
-            f" WHERE embedding_bits MATCH vec_quantize_binary(?) AND k = ?",
-            (blob, coarse_k),
-        )
-    ]
+    if bits is not None:
+        candidates = bits.candidates(conn, query, max(MIRROR_CANDIDATES, 10 * k))
+    else:
+        candidates = [
+            row[0]
+            for row in conn.execute(
+                f"SELECT chunk_id FROM {collection.vec_table}"
+                f" WHERE embedding_bits MATCH vec_quantize_binary(?) AND k = ?",
+                (blob, max(COARSE_MIN, COARSE_FACTOR * k)),
+            )
+        ]
     return sorted(rescore(conn, collection, query, candidates), key=lambda r: -r.score)[:k]
 
 
@@ -77,8 +95,9 @@ def rescore(
     """Exact cosine similarity of the given chunks to the query."""
     if not chunk_ids:
         return []
-    # Point lookups by primary key are far cheaper in vec0 than an IN list.
-    sql = f"SELECT embedding FROM {collection.vec_table} WHERE chunk_id = ?"
+    # Primary-key reads of the chunk rows: microseconds each, where a point
+    # lookup in the vec0 table costs a third of a millisecond.
+    sql = "SELECT embedding FROM chunks WHERE id = ?"
     vectors = np.empty((len(chunk_ids), collection.dimension), dtype=np.float32)
     for i, chunk_id in enumerate(chunk_ids):
         vectors[i] = np.frombuffer(conn.execute(sql, (chunk_id,)).fetchone()[0], dtype=np.float32)
@@ -86,19 +105,50 @@ def rescore(
     return [Ranked(cid, float(s), float(s)) for cid, s in zip(chunk_ids, sims)]
 
 
-def fts_query(text: str) -> str | None:
-    """Turn free text into a safe FTS5 OR-query of quoted terms (None if no terms)."""
-    words = [w.lower() for w in _WORD_RE.findall(text)]
-    terms = [w for w in words if w not in _STOPWORDS] or words
-    unique = list(dict.fromkeys(terms))
-    if not unique:
+def query_terms(conn: apsw.Connection, text: str) -> list[tuple[str, str]]:
+    """(word, stem) pairs of a query, stop words removed, first occurrence of each stem."""
+    words = [w for w in _WORD_RE.findall(text)]
+    content = [w for w in words if w.lower() not in _STOPWORDS] or words
+    stems: dict[str, str] = {}
+    for word in content:
+        tokens = _stemmer(conn)(word.encode("utf-8"), apsw.FTS5_TOKENIZE_QUERY, None)
+        if tokens:
+            stems.setdefault(tokens[0][2], word)
+    return [(word, stem) for stem, word in stems.items()]
+
+
+def _stemmer(conn: apsw.Connection):
+    # The same tokenizer the FTS tables use, so stems match their vocabulary.
+    return conn.fts5_tokenizer("porter", ["unicode61", "remove_diacritics", "2"])
+
+
+def fts_query(conn: apsw.Connection, collection: Collection, text: str, total: int) -> str | None:
+    """A safe FTS5 OR-query of the query's informative terms (None if it has none).
+
+    Terms found in more than ``COMMON_TERM_SHARE`` of the chunks carry almost
+    no BM25 weight but make FTS5 score a large part of the collection; they
+    are left out once the collection is big, keeping at least the rarest few.
+    """
+    terms = query_terms(conn, text)
+    if not terms:
         return None
-    return " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)
+    if total >= COMMON_TERM_MIN_ROWS and len(terms) > MIN_QUERY_TERMS:
+        df = {
+            term: doc
+            for term, doc in conn.execute(
+                f"SELECT term, doc FROM {collection.vocab_table} WHERE term IN ({','.join('?' * len(terms))})",
+                [stem for _, stem in terms],
+            )
+        }
+        by_rarity = sorted(terms, key=lambda t: df.get(t[1], 0))
+        kept = [t for t in by_rarity if df.get(t[1], 0) <= COMMON_TERM_SHARE * total]
+        terms = kept if len(kept) >= MIN_QUERY_TERMS else by_rarity[:MIN_QUERY_TERMS]
+    return " OR ".join('"' + word.replace('"', '""') + '"' for word, _ in terms)
 
 
 def bm25_ranking(conn: apsw.Connection, collection: Collection, query: str, k: int) -> list[Ranked]:
     """The ``k`` best chunks by BM25 (score = -bm25, higher is better)."""
-    match = fts_query(query)
+    match = fts_query(conn, collection, query, chunk_count(conn, collection))
     if match is None:
         return []
     sql = (
@@ -143,6 +193,11 @@ def hits_for(conn: apsw.Connection, ranked: list[Ranked]) -> list[Hit]:
     return hits
 
 
+def hybrid_depth(k: int) -> int:
+    """How many chunks each ranking contributes to the fusion of the best ``k``."""
+    return max(2 * k, 20)
+
+
 def search(
     conn: apsw.Connection,
     collection: Collection,
@@ -151,8 +206,14 @@ def search(
     *,
     k: int = 10,
     mode: str = "hybrid",
+    keyword: list[Ranked] | None = None,
+    bits: "BitIndex | None" = None,
 ) -> list[Hit]:
-    """Search one collection; ``query_vector`` is required for vector and hybrid modes."""
+    """Search one collection; ``query_vector`` is required for vector and hybrid modes.
+
+    ``keyword`` may carry the BM25 ranking for hybrid search (depth
+    ``hybrid_depth(k)``) when the caller computed it already, concurrently.
+    """
     if mode not in SEARCH_MODES:
         raise ValueError(f"unknown search mode {mode!r} (choose from {', '.join(SEARCH_MODES)})")
     if k <= 0:
@@ -161,10 +222,11 @@ def search(
         return hits_for(conn, bm25_ranking(conn, collection, query, k))
     assert query_vector is not None
     if mode == "vector":
-        return hits_for(conn, vector_ranking(conn, collection, query_vector, k))
-    depth = max(k, 50)
-    vector = vector_ranking(conn, collection, query_vector, depth)
-    keyword = bm25_ranking(conn, collection, query, depth)
+        return hits_for(conn, vector_ranking(conn, collection, query_vector, k, bits=bits))
+    depth = hybrid_depth(k)
+    vector = vector_ranking(conn, collection, query_vector, depth, bits=bits)
+    if keyword is None:
+        keyword = bm25_ranking(conn, collection, query, depth)
     fused = fuse([vector, keyword], k)
     missing = [r.chunk_id for r in fused if r.similarity is None]
     if missing:

@@ -84,8 +84,8 @@ class ModelManagerDialog(QDialog):
     def _build(self) -> None:
         layout = QVBoxLayout(self)
         intro = QLabel(
-            "Language models (GGUF) and LoRA adapters ragdesk can use. Built-in models ship with the "
-            "app and work offline; downloads come from the Hugging Face hub.", self)
+            "GGUF language models and LoRA adapters. Built-in models ship with ragdesk and work offline; "
+            "downloads come from the Hugging Face hub.", self)
         intro.setWordWrap(True)
         layout.addWidget(intro)
         self.installed_page, self.download_page = InstalledPage(self), DownloadPage(self)

@@ -9,7 +9,7 @@
     how late each tick is while the window's real IndexWorker indexes ``--files``
     files (SciFact abstracts, or generated text without the shared data), and
     while its real ModelWorker streams RAG answers from the built-in SmolLM2
-    (target p99 <= 50 ms). The first index loads torch and the embedding model
+    with the default settings (threads: half the CPUs) (target p99 <= 50 ms). The first index loads torch and the embedding model
     on the worker; that phase is reported on its own line.
 (3) Idle memory (RSS, psutil) of the shown window: no model; the built-in
     SmolLM2 loaded; and after an index/search has loaded the embedding model.
