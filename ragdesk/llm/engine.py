@@ -6,24 +6,18 @@ applies, re-scales and removes LoRA adapters on the live context without
 reloading the model, renders chat prompts from the model's own template, and
 streams text with cancellation between tokens and timing statistics.
 
-Generation reuses ``Llama.generate`` (llama.cpp's sampler chain and its KV
-prefix cache) and adds only dictionary look-ups per token, so streaming runs
-at the speed of raw llama-cpp-python. The engine is not thread-safe: drive it
+Streaming itself lives in ragdesk.llm.generation. The engine is not thread-safe: drive it
 from one thread (the GUI's worker); ``cancel`` callables may read state set by
 another thread.
 """
 
 from __future__ import annotations
 
-import codecs
 import ctypes
 import logging
 import math
-import time
-from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from ragdesk.llm.gguf_info import (
     AdapterError,
@@ -35,10 +29,11 @@ from ragdesk.llm.gguf_info import (
     model_info_from_header,
     read_header,
 )
+from ragdesk.llm.generation import Generation, GenerationStats, PromptTooLongError
+from ragdesk.llm.llama_log import clear_recent_problems, install_log_capture, recent_problems
 from ragdesk.llm.prompt_format import (
     Prompt,
     SpecialTokenGuard,
-    StopFilter,
     TemplateError,
     completion_prompt,
     merge_system,
@@ -61,7 +56,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_CONTROL, _EOG = 1, 2  # token kinds that end an answer (control tokens only in chat prompts)
 
 
 class NotLoadedError(RuntimeError):
@@ -78,75 +72,10 @@ class EngineBusyError(RuntimeError):
         super().__init__(f"cannot {what} while an answer is being generated: cancel it or wait for it to finish")
 
 
-class PromptTooLongError(ValueError):
-    """The prompt does not fit the model's context window."""
-
-
-@dataclass
-class GenerationStats:
-    """Counts and timings of one generation.
-
-    ``prompt_ms`` is the time to the first token (prompt evaluation plus the first
-    sample), ``generation_ms`` the rest; ``tokens_per_s`` is the decoding rate after
-    the first token. ``cached_prompt_tokens`` were reused from the previous prompt's
-    KV cache and not evaluated again.
-    """
-
-    prompt_tokens: int
-    completion_tokens: int
-    prompt_ms: float
-    generation_ms: float
-    total_ms: float
-    tokens_per_s: float
-    stop_reason: str  # "stop" | "length" | "cancelled"
-    cached_prompt_tokens: int = 0
-
-
-# ---------------------------------------------------------------------------- llama.cpp logging
-
-# llama.cpp logs through one process-wide callback. We route it to Python logging
-# at DEBUG (the app stays quiet) and keep the recent warnings and errors, because
-# a failed load or adapter only returns NULL: the reason is in the log.
-_recent_problems: deque[str] = deque(maxlen=40)
-_log_callback: Any = None
-_last_level = 0
-# ggml_log_level: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (llama-cpp-python's
-# own _logger.py still documents an older numbering).
-_LOG_PROBLEMS, _LOG_CONT = (3, 4), 5
-
-
-def _install_log_capture() -> None:
-    global _log_callback
-    if _log_callback is not None:
-        return
-    import llama_cpp
-
-    @llama_cpp.llama_log_callback
-    def on_log(level: int, text: bytes, _user: Any) -> None:
-        global _last_level
-        message = text.decode("utf-8", errors="replace") if text else ""
-        if level == _LOG_CONT:  # continues the previous message
-            level = _last_level
-            if level in _LOG_PROBLEMS and _recent_problems:
-                _recent_problems[-1] += message
-        elif level in _LOG_PROBLEMS:
-            _recent_problems.append(message)
-        _last_level = level
-        if message.strip():
-            log.debug("llama.cpp: %s", message.rstrip())
-
-    _log_callback = on_log  # keep the ctypes thunk alive for the life of the process
-    llama_cpp.llama_log_set(on_log, ctypes.c_void_p(0))
-
-
-def _problems() -> list[str]:
-    return [line.strip() for line in _recent_problems if line.strip()]
-
-
 # ---------------------------------------------------------------------------- the engine
 
 
-class Engine:
+class Engine(Generation):
     """Owns one llama.cpp model and everything that touches it."""
 
     def __init__(
@@ -218,12 +147,12 @@ class Engine:
         header = read_header(model_path, error=ModelLoadError)
         info = model_info_from_header(header)
         self.close()
-        _install_log_capture()
+        install_log_capture()
         from llama_cpp import Llama
 
         n_ctx = min(self._n_ctx_setting, info.n_ctx_train) if info.n_ctx_train > 0 else self._n_ctx_setting
         n_ctx = max(n_ctx, 16)
-        _recent_problems.clear()
+        clear_recent_problems()
         try:
             llm = Llama(
                 model_path=str(info.path),
@@ -243,7 +172,7 @@ class Engine:
 
     @staticmethod
     def _explain_load_failure(info: ModelInfo, exc: Exception) -> str:
-        problems = _problems()
+        problems = recent_problems()
         for line in problems:
             if "unknown model architecture" in line:
                 return (
@@ -330,10 +259,10 @@ class Engine:
         info = adapter_info_from_header(header)
         assert self.info is not None
         check_adapter_fits(info, self.info, self._tensors)
-        _recent_problems.clear()
+        clear_recent_problems()
         handle = llama_cpp.llama_adapter_lora_init(self._llm.model, str(path).encode("utf-8"))
         if not handle:  # a NULL pointer (ctypes returns a falsy pointer, not None)
-            problems = _problems()
+            problems = recent_problems()
             detail = problems[0].split(": ", 1)[-1] if problems else "unknown error"
             raise AdapterError(f"llama.cpp could not load the adapter {path.name}: {detail.rstrip('.')}")
         if cached is not None:  # the file changed on disk: drop the stale copy
@@ -463,208 +392,6 @@ class Engine:
             return prompt
         # A bare string is a raw completion, tokenized the way Llama.create_completion does.
         return Prompt(text=prompt, stop=(), add_bos=bool(self._require()._model.add_bos_token()))
-
-    # -- generation -------------------------------------------------------------
-
-    def stream(
-        self,
-        prompt: Prompt | str,
-        *,
-        max_tokens: int = 512,
-        temperature: float = 0.2,
-        top_p: float = 0.95,
-        top_k: int = 40,
-        min_p: float = 0.05,
-        repeat_penalty: float = 1.1,
-        seed: int | None = None,
-        cancel: Callable[[], bool] | None = None,
-    ) -> Iterator[str]:
-        """Generate text for ``prompt``, yielding pieces as they come.
-
-        Pieces never split a UTF-8 character; generation stops at an end-of-generation
-        token, at any of ``prompt.stop`` (not included in the output), after
-        ``max_tokens``, or when ``cancel()`` returns true (checked before the prompt
-        is evaluated, during its evaluation, and between tokens). ``temperature=0``
-        is greedy. Afterwards ``self.last_stats`` holds the counts and timings.
-        Raises ``PromptTooLongError`` when the prompt leaves no room to answer.
-        """
-        self._idle("start another answer")
-        llm = self._require()
-        prompt = self._as_prompt(prompt)
-        tokens = self.tokenize(prompt.text, add_bos=prompt.add_bos, special=True)
-        if not tokens:
-            bos = llm.token_bos()
-            if bos < 0:
-                raise ValueError("the prompt is empty")
-            tokens = [bos]
-        n_ctx = llm.n_ctx()
-        if len(tokens) >= n_ctx:
-            raise PromptTooLongError(
-                f"the prompt is {len(tokens)} tokens but the model's context holds {n_ctx}: shorten it"
-            )
-        max_tokens = max(0, min(int(max_tokens), n_ctx - len(tokens)))
-        sampling = dict(
-            top_k=int(top_k), top_p=float(top_p), min_p=float(min_p), temp=max(0.0, float(temperature)),
-            repeat_penalty=float(repeat_penalty),
-        )
-        return self._generate(llm, prompt, tokens, max_tokens, sampling, self.seed if seed is None else seed, cancel)
-
-    def _generate(
-        self,
-        llm: Any,
-        prompt: Prompt,
-        tokens: list[int],
-        max_tokens: int,
-        sampling: dict[str, Any],
-        seed: int,
-        cancel: Callable[[], bool] | None,
-    ) -> Iterator[str]:
-        self._busy = True
-        t0 = time.perf_counter()
-        t_first = None
-        sampled = produced = 0
-        reason = "length"
-        cached = self._cached_prefix(llm, tokens)
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="ignore")  # as llama-cpp-python
-        stops = StopFilter(prompt.stop) if prompt.stop else None
-        lstrip = prompt.chat
-        # Only chat prompts end at any control token; raw completions behave like llama-cpp-python.
-        last_kind = _CONTROL if prompt.chat else _EOG
-        kinds, pieces = self._kinds, self._pieces
-        abort = self._abort_hook(llm, cancel)
-        gen = None
-        try:
-            if max_tokens == 0 or (cancel is not None and cancel()):
-                reason = "length" if max_tokens == 0 else "cancelled"
-                return
-            llm.set_seed(seed)
-            gen = llm.generate(tokens, **sampling)
-            try:
-                for token in gen:
-                    sampled += 1
-                    if t_first is None:
-                        t_first = time.perf_counter()
-                        if abort is not None:  # prompt evaluated: keep the token loop free of callbacks
-                            self._clear_abort(llm)
-                            abort = None
-                    kind = kinds.get(token)
-                    if kind is None:
-                        kind = self._classify(token)
-                    if kind >= last_kind:
-                        reason = "stop"
-                        break
-                    produced += 1
-                    piece = pieces.get(token)
-                    text = decoder.decode(piece if piece is not None else self._piece_bytes(token))
-                    if text:
-                        if lstrip:
-                            text = text.lstrip()
-                            lstrip = not text
-                        if stops is not None:
-                            text, stopped = stops.feed(text)
-                            if stopped:
-                                if text:
-                                    yield text
-                                reason = "stop"
-                                break
-                        if text:
-                            yield text
-                    if produced >= max_tokens:
-                        break
-                    if cancel is not None and cancel():
-                        reason = "cancelled"
-                        break
-            except RuntimeError:
-                if abort is None or not abort[0]:
-                    raise
-                reason = "cancelled"  # llama_decode was aborted by the cancel hook mid-prompt
-                self._invalidate_kv()
-            tail = stops.flush() if stops is not None else ""
-            if tail:
-                yield tail
-        except GeneratorExit:
-            reason = "cancelled"  # the consumer stopped reading
-            raise
-        finally:
-            if gen is not None:
-                gen.close()
-            if abort is not None:
-                self._clear_abort(llm)
-            self._busy = False
-            end = time.perf_counter()
-            first = t_first or end
-            gen_s = end - first
-            self.last_stats = GenerationStats(
-                prompt_tokens=len(tokens),
-                completion_tokens=produced,
-                prompt_ms=(first - t0) * 1000,
-                generation_ms=gen_s * 1000,
-                total_ms=(end - t0) * 1000,
-                tokens_per_s=(sampled - 1) / gen_s if sampled > 1 and gen_s > 0 else 0.0,
-                stop_reason=reason,
-                cached_prompt_tokens=cached,
-            )
-
-    def generate(self, prompt: Prompt | str, **kw: Any) -> tuple[str, GenerationStats]:
-        """The whole answer at once, with its statistics (same arguments as ``stream``)."""
-        text = "".join(self.stream(prompt, **kw))
-        assert self.last_stats is not None
-        return text, self.last_stats
-
-    def _classify(self, token: int) -> int:
-        """0 for an ordinary token, _CONTROL for a control token, _EOG for end-of-generation."""
-        import llama_cpp
-
-        vocab = self._llm._model.vocab
-        if llama_cpp.llama_vocab_is_eog(vocab, token):
-            kind = _EOG
-        elif llama_cpp.llama_vocab_is_control(vocab, token):
-            kind = _CONTROL
-        else:
-            kind = 0
-        self._kinds[token] = kind
-        return kind
-
-    @staticmethod
-    def _clear_abort(llm: Any) -> None:
-        import llama_cpp
-
-        llama_cpp.llama_set_abort_callback(llm.ctx, llama_cpp.ggml_abort_callback(), None)
-
-    @staticmethod
-    def _cached_prefix(llm: Any, tokens: list[int]) -> int:
-        """How many prompt tokens Llama.generate will reuse from the KV cache."""
-        n = 0
-        for a, b in zip(llm._input_ids.tolist(), tokens):
-            if a != b:
-                break
-            n += 1
-        return min(n, len(tokens) - 1) if n else 0
-
-    def _abort_hook(self, llm: Any, cancel: Callable[[], bool] | None) -> list | None:
-        """Let ``cancel`` interrupt a long prompt evaluation inside llama_decode.
-
-        Returns ``[fired, thunk]``: whether the hook aborted, and the ctypes callback
-        (kept referenced while llama.cpp may call it).
-        """
-        if cancel is None:
-            return None
-        import llama_cpp
-
-        state: list = [False, None]
-
-        def check(_data: Any) -> bool:
-            try:
-                if cancel():
-                    state[0] = True
-                    return True
-            except Exception:  # noqa: BLE001 - never raise into C
-                pass
-            return False
-
-        state[1] = llama_cpp.ggml_abort_callback(check)
-        llama_cpp.llama_set_abort_callback(llm.ctx, state[1], None)
-        return state
 
     # -- diagnostics ------------------------------------------------------------
 

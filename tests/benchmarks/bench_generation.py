@@ -8,7 +8,7 @@ For each model (the built-in SmolLM2 and Gemma 3 270M, plus RAGDESK_BENCH_MODEL 
     and the rest (prompt building, budget, template);
 (3) switching rag -> lora -> rag (adapter applied/removed on the live context) vs
     reloading the model.
-Usage: python tests/benchmarks/bench_generation.py [--tokens 128] [--rounds 3] [--threads N]
+Usage: python tests/benchmarks/bench_generation.py [--tokens 128] [--rounds 6] [--threads N]
 """
 
 from __future__ import annotations
@@ -27,6 +27,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/support
 PROMPT = (
     "<|im_start|>user\nWrite a long, detailed story about a lighthouse keeper who finds a message "
     "in a bottle, with many characters and places.<|im_end|>\n<|im_start|>assistant\n"
+)
+# Identical sampling for both sides (llama-cpp-python's own default repeat_penalty is 1.0).
+SAMPLING = dict(temperature=0.0, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.1)
+QUESTIONS = (
+    "Does vitamin D supplementation reduce the risk of fractures?",
+    "Is obesity associated with a higher risk of type 2 diabetes?",
+    "Do statins lower mortality in patients with heart failure?",
+    "Can exercise improve symptoms of depression in older adults?",
+    "Does breastfeeding protect infants against respiratory infections?",
 )
 PLAIN_PROMPT = "Question: Write a long story about a lighthouse keeper.\nAnswer: Once upon a time,"
 
@@ -56,7 +65,7 @@ def tokens_per_second(path: str, threads: int, n_tokens: int, rounds: int, promp
     def run_raw() -> float:
         raw.reset()
         start, first, count = time.perf_counter(), None, 0
-        for _ in raw.create_completion(prompt, max_tokens=n_tokens, temperature=0, stream=True):
+        for _ in raw.create_completion(prompt, max_tokens=n_tokens, stream=True, **SAMPLING):
             count += 1
             if first is None:
                 first = time.perf_counter()
@@ -65,7 +74,7 @@ def tokens_per_second(path: str, threads: int, n_tokens: int, rounds: int, promp
     def run_ours() -> float:
         engine.llama.reset()
         start, first, count = time.perf_counter(), None, 0
-        for _ in engine.stream(prompt, max_tokens=n_tokens, temperature=0):
+        for _ in engine.stream(prompt, max_tokens=n_tokens, **SAMPLING):
             count += 1
             if first is None:
                 first = time.perf_counter()
@@ -87,7 +96,7 @@ def rag_first_token(name: str, threads: int) -> None:
     from ragdesk.store import KnowledgeStore
 
     with KnowledgeStore() as store:
-        if store.chunk_count() == 0:
+        if not store.collections():
             folder = Path(os.environ["RAGDESK_HOME"]).parent / "docs"
             folder.mkdir(exist_ok=True)
             from common import write_scifact_corpus
@@ -96,10 +105,10 @@ def rag_first_token(name: str, threads: int) -> None:
             store.index([folder])
         session = ChatSession(store, engine=Engine(n_ctx=2048, n_threads=threads))
         session.load_model(name)
-        question = "Does vitamin D supplementation reduce the risk of fractures?"
-        session.ask(question, mode="rag", max_tokens=4, persist=False)  # warm up
+        # Different questions each time: a repeated one would reuse its KV cache.
+        session.ask("Is smoking linked to lung cancer?", mode="rag", max_tokens=4, persist=False)  # warm up
         rows = []
-        for _ in range(3):
+        for question in QUESTIONS:
             first = []
             start = time.perf_counter()
             answer = session.ask(
@@ -148,7 +157,7 @@ def mode_switch(path: str, threads: int, tmp: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tokens", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 2))
     args = parser.parse_args()
     root = scratch_home("generation")
