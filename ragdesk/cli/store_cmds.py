@@ -83,12 +83,21 @@ class _ProgressBar:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--collection", "-c", help="Collection to add to (created if new; default: the default collection).")
+@click.option(
+    "--embedding-model",
+    help="Sentence-transformers model (hub id or folder) for a NEW collection; "
+    "an existing collection keeps the model it was built with.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def index(paths: tuple[str, ...], collection: str | None, as_json: bool, quiet: bool) -> None:
+def index(
+    paths: tuple[str, ...], collection: str | None, embedding_model: str | None, as_json: bool, quiet: bool
+) -> None:
     """Index files and folders (only new and changed files are processed)."""
     store = open_store()
     with user_errors(), _ProgressBar(quiet or as_json) as bar:
+        if embedding_model:
+            store.ensure_collection(collection, embedding_model=embedding_model)
         report = store.index([Path(p) for p in paths], collection, progress=bar.update)
     if as_json:
         emit_json(report.to_json())
