@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import threading
 
 import click
 
-from ragdesk.cli.root import cli, emit_json, fail
+from ragdesk.cli.root import cli, ctrl_c_sets, emit_json, fail
 from ragdesk.cli.store_cmds import open_store, user_errors
 
 
@@ -68,24 +66,9 @@ def parse_modes(text: str | None) -> list[str] | None:
     return modes
 
 
-@contextlib.contextmanager
 def ctrl_c_cancels(event: threading.Event):
     """Ctrl-C stops the run after the current answer instead of killing it (a second one aborts)."""
-
-    def handler(signum, frame):
-        if event.is_set():
-            raise KeyboardInterrupt
-        event.set()
-        click.echo("\nStopping (Ctrl-C again to abort)...", err=True)
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return ctrl_c_sets(event, "Stopping")
 
 
 class StepBar:

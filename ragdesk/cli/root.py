@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 
 import click
 
@@ -54,3 +57,23 @@ def fail(message: str, code: int = 1) -> None:
     """Print a one-line error and exit; never a traceback for user errors."""
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
+
+
+@contextlib.contextmanager
+def ctrl_c_sets(event: threading.Event, message: str):
+    """The first Ctrl-C sets ``event`` (a clean stop) and prints ``message``; a second one aborts."""
+
+    def handler(signum, frame):
+        if event.is_set():
+            raise KeyboardInterrupt
+        event.set()
+        click.echo(f"\n{message} (Ctrl-C again to abort)...", err=True)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
 import threading
 
 import click
 
 from ragdesk.cli.lora_cmds import lora
-from ragdesk.cli.root import emit_json, fail
+from ragdesk.cli.root import ctrl_c_sets, emit_json, fail
 
 EXIT_CANCELLED = 130  # the shell's code for "stopped by Ctrl-C"
 
@@ -28,24 +27,9 @@ def _training_errors():
         fail(str(exc))
 
 
-@contextlib.contextmanager
 def _cancel_on_ctrl_c(event: threading.Event):
     """First Ctrl-C asks the trainer to checkpoint and stop; a second one aborts."""
-
-    def handler(signum, frame):
-        if event.is_set():
-            raise KeyboardInterrupt
-        event.set()
-        click.echo("\nStopping after this step and saving a checkpoint (Ctrl-C again to abort)...", err=True)
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return ctrl_c_sets(event, "Stopping after this step and saving a checkpoint")
 
 
 class _TrainingBar:

@@ -71,17 +71,10 @@ class KnowledgeStore:
                     f"it cannot mix in vectors from {embedding_model!r} (make a new collection)"
                 )
             return existing
-        model = embedding_model or self.settings.embedding_model
-        return coll.create(
-            self.conn,
-            name,
-            embedding_model=model,
-            dimension=self.embedder(model).dimension,
-            chunk_tokens=self.settings.chunk_tokens,
-            chunk_overlap=self.settings.chunk_overlap,
-        )
+        return self.create_collection(name, embedding_model=embedding_model)
 
     def create_collection(self, name: str, *, embedding_model: str | None = None) -> Collection:
+        """A new collection bound to an embedding model (the settings' by default)."""
         model = embedding_model or self.settings.embedding_model
         return coll.create(
             self.conn,
