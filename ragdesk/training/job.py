@@ -26,7 +26,7 @@ from ragdesk.training import (
 )
 from ragdesk.training.trainer import Progress, TrainConfig, TrainResult
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]{0,127}$")  # also a safe folder name
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]{0,127}$")  # adapter and run names; also a safe folder name
 RUN_FILE, PAIRS_FILE = "run.json", "qa_pairs.json"
 
 
@@ -132,7 +132,7 @@ def _run(request: TrainRequest, progress, cancel, settings, store, registry) -> 
     from ragdesk.training.trainer import train
 
     name = request.name
-    if not _NAME_RE.match(name or ""):
+    if not NAME_RE.match(name or ""):
         raise TrainingError(f"{name!r} is not a usable adapter name: use letters, digits and . _ - + @")
     run_dir = run_dir_for(name)
     if not request.resume and has_checkpoint(run_dir):

@@ -28,10 +28,11 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from ragdesk.llm.gguf_info import AdapterError, ModelLoadError
     from ragdesk.llm.registry import ModelError
     from ragdesk.store.collections import CollectionError
+    from ragdesk.training import TrainingError
 
     known: list[type[BaseException]] = [
         ConversationNotFound, ModeError, DatabaseError, EmbeddingModelError, AdapterError,
-        ModelLoadError, ModelError, CollectionError,
+        ModelLoadError, ModelError, CollectionError, TrainingError,
     ]
     try:  # engine-only errors (busy, not loaded) live with the engine
         from ragdesk.llm.engine import EngineBusyError, NotLoadedError, PromptTooLongError

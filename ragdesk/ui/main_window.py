@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
         self.controller = controller
         self.conversation_id: int | None = None
         self.last_error: QMessageBox | None = None
+        self.train_dialog = None  # the Train adapter dialog, once opened
         self.setObjectName("mainWindow")
         self.setWindowTitle("ragdesk")
         self.setAcceptDrops(True)
@@ -134,6 +135,7 @@ class MainWindow(QMainWindow):
         models_menu.addAction("Load default model", lambda: c.load_model(DEFAULT_MODEL))
         models_menu.addAction("Open model file…", self._open_model_file)
         models_menu.addAction("Manage models…", self.open_model_manager)
+        models_menu.addAction("Train adapter…", self.open_train_dialog)
 
         chat_menu = self.menuBar().addMenu("&Chat")
         self.mode_actions: dict[str, QAction] = {}
@@ -328,6 +330,18 @@ class MainWindow(QMainWindow):
     def _models_changed(self, *_args) -> None:
         self.controller.refresh_models()
 
+    def open_train_dialog(self):
+        """Train a LoRA adapter on a collection (one dialog per window: reopening shows its run)."""
+        from ragdesk.ui.train_dialog import TrainDialog
+
+        if self.train_dialog is None:
+            self.train_dialog = TrainDialog(self.controller, self)
+            self.train_dialog.modelsChanged.connect(self._models_changed)
+            self.train_dialog.notice.connect(lambda text: self.statusBar().showMessage(text, 15_000))
+        self.train_dialog.open()
+        self.train_dialog.raise_()
+        return self.train_dialog
+
     def open_settings(self):
         from ragdesk.paths import choose_data_folder
         from ragdesk.ui.settings_dialog import SettingsDialog
@@ -434,6 +448,8 @@ class MainWindow(QMainWindow):
             self.save_state()
         except Exception:  # noqa: BLE001 - never block closing
             log.exception("could not save the window state")
+        if self.train_dialog is not None:
+            self.train_dialog.shutdown()  # a run stops after its current step and keeps its checkpoint
         self.controller.shutdown()
         event.accept()
 
