@@ -20,8 +20,6 @@ os.environ.setdefault("RAGDESK_MODEL_CACHE", str(Path(tempfile.gettempdir()) / "
 
 sys.path.insert(0, str(Path(__file__).parent))  # lets tests import tests/support as `support`
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
 
 @pytest.fixture(autouse=True)
 def ragdesk_home(tmp_path, monkeypatch):
@@ -42,13 +40,6 @@ def store(ragdesk_home):
 
     with KnowledgeStore() as s:
         yield s
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not SHARED_DATA.exists():
-        pytest.skip(f"evaluation data not found at {SHARED_DATA}")
-    return SHARED_DATA
 
 
 @pytest.fixture(scope="session")
