@@ -18,7 +18,6 @@ from ragdesk.chat.budget import fit
 from ragdesk.chat.prompts import SOURCE_CLOSE, build_messages, neutralise
 from ragdesk.llm.engine import Engine
 from ragdesk.records import Hit
-from ragdesk.settings import Settings
 
 
 def hit(n: int, text: str = "", path: str = "/docs/a.txt") -> Hit:

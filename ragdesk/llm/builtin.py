@@ -141,7 +141,7 @@ def _chunked(spec: BuiltinSpec) -> BuiltinModel | None:
 
 
 def _model(spec: BuiltinSpec, path: Path, size: int, sha256: str | None, ready: bool) -> BuiltinModel:
-    from ragdesk.llm.registry import InvalidModelFile, inspect_file
+    from ragdesk.llm.model_files import InvalidModelFile, inspect_file
 
     meta = {"description": spec.description, "package": spec.distribution, "ready": ready}
     architecture = spec.architecture

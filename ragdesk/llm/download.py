@@ -166,24 +166,12 @@ def _status(exc: Exception) -> str:
     return f"HTTP {response.status_code}" if response is not None else str(exc)
 
 
-def pull(
-    repo_id: str,
-    filename: str,
-    *,
-    revision: str | None = None,
-    progress: Progress | None = None,
-    cancel: Cancel | None = None,
-    dest_dir: Path | None = None,
-    registry: ModelRegistry | None = None,
-    name: str | None = None,
-    endpoint: str | None = None,
-    token: str | bool | None = None,
-) -> Path:
-    """Download ``repo_id``/``filename`` into the data folder, verify it, register it; return its path."""
-    return pull_entry(
-        repo_id, filename, revision=revision, progress=progress, cancel=cancel, dest_dir=dest_dir,
-        registry=registry, name=name, endpoint=endpoint, token=token,
-    ).path
+def pull(repo_id: str, filename: str, **options) -> Path:
+    """Download ``repo_id``/``filename`` into the data folder, verify it, register it; return its path.
+
+    ``options`` are :func:`pull_entry`'s keywords (revision, progress, cancel, dest_dir, registry, ...).
+    """
+    return pull_entry(repo_id, filename, **options).path
 
 
 def pull_model(name_or_repo: str, filename: str | None = None, **options) -> ModelEntry:

@@ -154,7 +154,7 @@ def _builtin_default_gguf() -> str | None:
 
 def gguf_shape(gguf_path: str | os.PathLike) -> ModelShape:
     """Architecture, width, depth and vocabulary of a GGUF model (header only)."""
-    from ragdesk.llm.registry import ModelError, read_gguf_header
+    from ragdesk.llm.model_files import ModelError, read_gguf_header
 
     try:
         header = read_gguf_header(gguf_path)

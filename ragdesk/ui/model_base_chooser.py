@@ -9,7 +9,7 @@ from ragdesk.ui.qt import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLa
 
 def _adapter_shape(path: str) -> tuple[str | None, int | None]:
     """The adapter's architecture and width from its GGUF header (milliseconds); None if unreadable."""
-    from ragdesk.llm.registry import ModelError, inspect_file
+    from ragdesk.llm.model_files import ModelError, inspect_file
 
     try:
         facts = inspect_file(path)

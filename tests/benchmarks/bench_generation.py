@@ -64,7 +64,7 @@ def tokens_per_second(path: str, threads: int, n_tokens: int, rounds: int, promp
 
     def run_raw() -> float:
         raw.reset()
-        start, first, count = time.perf_counter(), None, 0
+        first, count = None, 0
         for _ in raw.create_completion(prompt, max_tokens=n_tokens, stream=True, **SAMPLING):
             count += 1
             if first is None:
@@ -73,7 +73,7 @@ def tokens_per_second(path: str, threads: int, n_tokens: int, rounds: int, promp
 
     def run_ours() -> float:
         engine.llama.reset()
-        start, first, count = time.perf_counter(), None, 0
+        first, count = None, 0
         for _ in engine.stream(prompt, max_tokens=n_tokens, **SAMPLING):
             count += 1
             if first is None:
@@ -87,7 +87,7 @@ def tokens_per_second(path: str, threads: int, n_tokens: int, rounds: int, promp
     r, o = statistics.median(raw_tps), statistics.median(ours_tps)
     print(f"  decode tokens/s: raw llama-cpp-python {r:6.1f}, ragdesk Engine {o:6.1f}, ratio {o / r:.3f} (target >= 0.97)")
     engine.close()
-    del raw
+    raw.close()
 
 
 def rag_first_token(name: str, threads: int) -> None:
