@@ -9,7 +9,9 @@ import pytest
 from ui_screenshots import WAIT_MS, make_window, save_screenshot, wait_job  # noqa: F401,F811 - make_window is a fixture
 
 from ragdesk.ui.markdown import CITE_SCHEME
-from ragdesk.ui.qt import QApplication, QColor, QMessageBox, QPalette, Qt, QTextCursor
+from ragdesk.ui.qt import (
+    QApplication, QColor, QDesktopServices, QMessageBox, QObject, QPalette, Qt, QTextCursor, QUrl, Slot,
+)
 from ragdesk.ui.model_worker import ModelWorker
 
 DOC = (
@@ -161,6 +163,30 @@ def click_citation(qtbot, card, n: int) -> None:
     qtbot.mouseClick(body.viewport(), Qt.MouseButton.LeftButton, pos=pos)
 
 
+class UrlCatcher(QObject):
+    """Stands in for the desktop's file opener: Qt hands it the URLs QDesktopServices.openUrl gets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    @Slot(QUrl)
+    def open(self, url) -> None:
+        self.urls.append(url.toString())
+
+
+def opened_by_open_source(qtbot, panel) -> str:
+    """Click "Open source" and return the URL the desktop was asked to open."""
+    catcher = UrlCatcher()
+    QDesktopServices.setUrlHandler("file", catcher, "open")
+    try:
+        qtbot.mouseClick(panel.open_button, Qt.MouseButton.LeftButton)
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+    assert len(catcher.urls) == 1
+    return catcher.urls[0]
+
+
 def test_clicking_a_citation_shows_that_chunk_in_context(make_window, qtbot, tmp_path, tiny_model, tiny_lora):
     from support.documents import make_pdf
 
@@ -211,10 +237,10 @@ def test_clicking_a_citation_shows_that_chunk_in_context(make_window, qtbot, tmp
     text = c.store.document_text(glacier.document_id)
     assert panel.highlighted_passage() == text[glacier.start : glacier.end]
     assert panel.model.rowCount() == 2 and "2 cited" in panel.title.text()
-    from ragdesk.ui.citations import source_url
-
-    assert source_url(glacier.path, glacier.page).fragment() == f"page={glacier.page}"
-    assert source_url(bread.path, None).fragment() == ""
+    assert opened_by_open_source(qtbot, panel) == QUrl.fromLocalFile(glacier.path).toString() + f"#page={glacier.page}"
+    click_citation(qtbot, card, 2)
+    assert opened_by_open_source(qtbot, panel) == QUrl.fromLocalFile(bread.path).toString()  # no page outside PDFs
+    click_citation(qtbot, card, 1)
     save_screenshot(window, "answer-with-citations")
 
     # Dark system palette: the same view stays readable (colours come from the palette).
