@@ -5,11 +5,13 @@ What it does, as a user would with the CLI:
 2. ``ragdesk index`` them into a collection ``pubmedqa``;
 3. converts the 500 labelled questions to a QA file (label = final_decision,
    answer = long_answer, gold_doc = gold_doc_id);
-4. ``ragdesk eval qa`` on the first ``--limit`` questions: closed-book and rag, plus
-   lora and hybrid when ``--lora ADAPTER`` is given; the HTML report goes to ``--out``;
-5. prints the figures next to the published anchors (majority class 55.2%, humans 78.0%).
+4. with ``--train NAME``: ``ragdesk lora train`` an adapter on the collection plus the
+   questions *after* the first ``--limit`` (method ``both``; the evaluated questions stay unseen);
+5. ``ragdesk eval qa`` on the first ``--limit`` questions: closed-book and rag, plus
+   lora and hybrid when ``--lora ADAPTER`` (or ``--train``) is given; the HTML report goes to ``--out``;
+6. prints the figures next to the published anchors (majority class 55.2%, humans 78.0%).
 
-Usage: python tests/benchmarks/pubmedqa_example.py [--limit 100] [--lora ADAPTER] [--threads 1]
+Usage: python tests/benchmarks/pubmedqa_example.py [--limit 100] [--lora ADAPTER | --train NAME] [--threads 1]
 The data (MIT licence) is read from ../shared/data/pubmedqa and never copied into the package.
 """
 
@@ -54,6 +56,32 @@ def write_qa(path: Path) -> list[dict]:
     return rows
 
 
+def write_training_pairs(path: Path, rows: list[dict]) -> int:
+    """Question (with the eval's label instruction) -> "Yes. <long answer>", for ``lora train --qa-file``."""
+    from ragdesk.evaluation.runner import label_instruction
+
+    suffix = label_instruction(["yes", "no", "maybe"])
+    lines = [
+        json.dumps({"question": f"{r['question']} {suffix}", "answer": f"{r['label'].capitalize()}. {r['answer']}"})
+        for r in rows
+    ]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return len(lines)
+
+
+def train_adapter(home: Path, root: Path, name: str, rows: list[dict], steps: int, threads: int) -> None:
+    pairs = root / "pubmedqa_train_pairs.jsonl"
+    n = write_training_pairs(pairs, rows)
+    t0 = time.perf_counter()
+    result = json.loads(ragdesk(home, "lora", "train", "-c", "pubmedqa", "-o", name, "--method", "both",
+                                "--qa-file", str(pairs), "--max-steps", str(steps), "--threads", str(threads),
+                                "--json", "-q"))
+    print(f"trained {name} on the collection + {n} QA pairs: {result['step']} steps in "
+          f"{(time.perf_counter() - t0) / 60:.1f} min, {result['tokens_per_s']} tokens/s, held-out loss "
+          f"{result['heldout_loss_before']} -> {result['heldout_loss_after']}, peak {result['peak_rss_mb']:.0f} MB",
+          flush=True)
+
+
 def pct(value, ci=None) -> str:
     if value is None:
         return "–"
@@ -65,6 +93,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=100, help="questions to evaluate (of 500)")
     parser.add_argument("--lora", help="LoRA adapter (name or GGUF path) for the lora and hybrid modes")
+    parser.add_argument("--train", metavar="NAME", help="first train an adapter NAME (see step 4), then use it")
+    parser.add_argument("--train-steps", type=int, default=160, help="training steps for --train")
     parser.add_argument("--model", help="model (default: the built-in SmolLM2-135M-Instruct)")
     parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads (1 is steadiest on a busy box)")
     parser.add_argument("--max-tokens", type=int, default=64, help="longest answer; the label comes first")
@@ -98,6 +128,9 @@ def main() -> None:
 
     rows = write_qa(root / "pubmedqa_qa.jsonl")
     sample = rows[: args.limit]
+    if args.train:
+        train_adapter(home, root, args.train, rows[args.limit :], args.train_steps, args.threads)
+        args.lora = args.train
     modes = "rag,lora,hybrid" if args.lora else "rag"
     extra = (["--lora", args.lora] if args.lora else []) + (["--model", args.model] if args.model else [])
     t1 = time.perf_counter()
