@@ -112,10 +112,11 @@ def test_eval_retrieval_cli(tmp_path):
 
 def _db_counts(db_path: Path) -> tuple[int, int]:
     conn = apsw.Connection(str(db_path), flags=apsw.SQLITE_OPEN_READONLY)
+    conn.set_busy_timeout(5000)  # wait for the writer's locks, as the app's own connections do
     try:
         return conn.execute("SELECT COUNT(*), COALESCE(SUM(n_chunks), 0) FROM documents").fetchone()
-    except apsw.SQLError:
-        return (0, 0)  # tables not created yet
+    except (apsw.SQLError, apsw.BusyError):
+        return (0, 0)  # tables not created yet, or the new file is still being switched to WAL
     finally:
         conn.close()
 

@@ -6,12 +6,10 @@ import json
 import threading
 
 import pytest
-from ui_screenshots import WAIT_MS, make_window, save_screenshot, wait_job  # noqa: F401,F811 - make_window is a fixture
+from ui_screenshots import WAIT_MS, make_window, save_screenshot, urls_opened_by_click, wait_job  # noqa: F401,F811 - make_window is a fixture
 
 from ragdesk.ui.markdown import CITE_SCHEME
-from ragdesk.ui.qt import (
-    QApplication, QColor, QDesktopServices, QMessageBox, QObject, QPalette, Qt, QTextCursor, QUrl, Slot,
-)
+from ragdesk.ui.qt import QApplication, QColor, QMessageBox, QPalette, Qt, QTextCursor, QUrl
 from ragdesk.ui.model_worker import ModelWorker
 
 DOC = (
@@ -163,28 +161,11 @@ def click_citation(qtbot, card, n: int) -> None:
     qtbot.mouseClick(body.viewport(), Qt.MouseButton.LeftButton, pos=pos)
 
 
-class UrlCatcher(QObject):
-    """Stands in for the desktop's file opener: Qt hands it the URLs QDesktopServices.openUrl gets."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    @Slot(QUrl)
-    def open(self, url) -> None:
-        self.urls.append(url.toString())
-
-
 def opened_by_open_source(qtbot, panel) -> str:
-    """Click "Open source" and return the URL the desktop was asked to open."""
-    catcher = UrlCatcher()
-    QDesktopServices.setUrlHandler("file", catcher, "open")
-    try:
-        qtbot.mouseClick(panel.open_button, Qt.MouseButton.LeftButton)
-    finally:
-        QDesktopServices.unsetUrlHandler("file")
-    assert len(catcher.urls) == 1
-    return catcher.urls[0]
+    """Click "Open source" and return the one URL the desktop was asked to open."""
+    urls = urls_opened_by_click(qtbot, panel.open_button)
+    assert len(urls) == 1
+    return urls[0].toString()
 
 
 def test_clicking_a_citation_shows_that_chunk_in_context(make_window, qtbot, tmp_path, tiny_model, tiny_lora):

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from test_eval_runner import make_folder
 from test_ui_chat import click_citation, pick, register_tiny
-from ui_screenshots import WAIT_MS, make_window, save_screenshot, wait_job  # noqa: F401 - make_window is a fixture
+from ui_screenshots import WAIT_MS, make_window, save_screenshot, urls_opened_by_click, wait_job  # noqa: F401 - make_window is a fixture
 
 from ragdesk.ui.compare_worker import ComparisonWork
-from ragdesk.ui.qt import QDesktopServices, QObject, Qt, QUrl, Slot
+from ragdesk.ui.qt import Qt
 
 QUESTION = "When was the harbour of Velmora rebuilt?"
 QA = [
@@ -184,18 +184,6 @@ def write_qa(path: Path, rows=QA) -> Path:
     return path
 
 
-class UrlCatcher(QObject):
-    """Receives the URLs the app asks the desktop to open (Qt's own hook for a URL scheme)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[QUrl] = []
-
-    @Slot(QUrl)
-    def open(self, url: QUrl) -> None:
-        self.urls.append(url)
-
-
 def test_evaluation_runs_with_progress_and_shows_the_report(window, qtbot, tmp_path, ragdesk_home):
     view, c = window.compare, window.controller
     panel = view.eval_panel
@@ -238,13 +226,7 @@ def test_evaluation_runs_with_progress_and_shows_the_report(window, qtbot, tmp_p
     qtbot.waitUntil(lambda: panel.report.horizontalScrollBar().maximum() == 0, timeout=5000)
     assert str(report) in panel.report_label.toolTip()
 
-    catcher = UrlCatcher()
-    QDesktopServices.setUrlHandler("file", catcher, "open")
-    try:
-        qtbot.mouseClick(panel.open_button, Qt.MouseButton.LeftButton)
-    finally:
-        QDesktopServices.unsetUrlHandler("file")
-    assert [u.toLocalFile() for u in catcher.urls] == [str(report)]
+    assert [u.toLocalFile() for u in urls_opened_by_click(qtbot, panel.open_button)] == [str(report)]
     window.resize(1500, 1400)  # tall enough to show the tables and the first chart
     qtbot.waitUntil(lambda: panel.report.viewport().height() > 900, timeout=5000)
     save_screenshot(window, "eval-report")

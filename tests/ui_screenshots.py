@@ -1,4 +1,4 @@
-"""Helpers for the UI tests: a window on real workers, real drops, screenshots.
+"""Helpers for the UI tests: a window on real workers, real drops, screenshots, opened URLs.
 
 Screenshots go to ``test-artifacts/screenshots/`` at the repository root so a
 person can look at the app's main states after a test run.
@@ -13,14 +13,17 @@ import pytest
 from ragdesk.settings import Settings
 from ragdesk.ui.qt import (
     QApplication,
+    QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
     QMimeData,
+    QObject,
     QPoint,
     QPointF,
     Qt,
     QUrl,
     QWidget,
+    Slot,
 )
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
@@ -107,3 +110,26 @@ def wait_job(qtbot, window, job, timeout: int = WAIT_MS):
     # The end of a job asks for a fresh read of the collections: wait for its answer.
     qtbot.waitUntil(lambda: window.collection_reads[0] > window.done_jobs[job.id], timeout=timeout)
     return job
+
+
+class _UrlCatcher(QObject):
+    """Stands in for the desktop's file opener: Qt hands it what QDesktopServices.openUrl gets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[QUrl] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.urls.append(url)
+
+
+def urls_opened_by_click(qtbot, button) -> list[QUrl]:
+    """Click ``button`` and return the file URLs the app asked the desktop to open."""
+    catcher = _UrlCatcher()
+    QDesktopServices.setUrlHandler("file", catcher, "open")
+    try:
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+    return catcher.urls
