@@ -87,7 +87,7 @@ def inspect_file(path: str | os.PathLike) -> FileFacts:
 
 @dataclass(frozen=True)
 class GGUFHeader:
-    """A GGUF header's metadata for callers outside the registry (long arrays as their lengths)."""
+    """A GGUF header's metadata for other modules (long arrays as their lengths)."""
 
     version: int
     tensor_count: int
