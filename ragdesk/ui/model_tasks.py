@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Callable
 
 from ragdesk.ui.errors import describe
-from ragdesk.ui.qt import QApplication, QCoreApplication, QMetaObject, QObject, Qt, QThread, Signal, Slot
+from ragdesk.ui.qt import QApplication, QObject, QThread, Signal, Slot
+from ragdesk.ui.workers import TaskWorker, move_to_new_thread
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class ModelTask:
         return Path(self.path).name if self.kind == "add" else self.name
 
 
-class ModelTasksWorker(QObject):
+class ModelTasksWorker(TaskWorker):
     """Lives on a QThread; ``run`` executes one :class:`ModelTask` and reports by signals."""
 
     listed = Signal(object)  # list[ModelEntry], after start and after every change
@@ -66,8 +67,6 @@ class ModelTasksWorker(QObject):
         super().__init__()
         self._factory = registry_factory
         self.registry = None
-        self.current: ModelTask | None = None  # the task running now (its cancel flag stops a download)
-        self._stopped = False
 
     @Slot()
     def start(self) -> None:
@@ -144,31 +143,10 @@ class ModelTasksWorker(QObject):
 
         return report
 
-    def stop(self) -> None:
-        """From the GUI thread: cancel the running download and shut down after the current call."""
-        task = self.current
-        if task is not None:
-            task.cancel.set()
-        if not self._stopped:
-            QMetaObject.invokeMethod(self, "shutdown", Qt.ConnectionType.QueuedConnection)
-
-    @Slot()
-    def shutdown(self) -> None:
-        """Close the connection in this thread, hand the object back to the GUI thread, quit."""
-        if self._stopped:  # asked twice (dialog closed, then the app quit)
-            return
-        self._stopped = True
+    def close(self) -> None:
         if self.registry is not None:
-            try:
-                self.registry.conn.close()
-            except Exception:  # noqa: BLE001 - closing anyway
-                log.exception("could not close the model manager's connection")
+            self.registry.conn.close()
             self.registry = None
-        app = QCoreApplication.instance()
-        thread = QThread.currentThread()
-        if app is not None and thread is not app.thread():
-            self.moveToThread(app.thread())  # so the GUI thread may delete it safely
-            thread.quit()
 
 
 class _ThreadKeeper(QObject):
@@ -214,9 +192,6 @@ def new_worker_thread(registry_factory: Callable[[], object]) -> tuple[ModelTask
     if _keeper is None:
         _keeper = _ThreadKeeper()
     worker = ModelTasksWorker(registry_factory)
-    thread = QThread()
-    thread.setObjectName("ragdesk-models")
-    worker.moveToThread(thread)
-    thread.started.connect(worker.start)
+    thread = move_to_new_thread(worker, "ragdesk-models")
     _keeper.add(thread, worker)
     return worker, thread

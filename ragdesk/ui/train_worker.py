@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ragdesk.ui.errors import describe, sentence
-from ragdesk.ui.qt import QCoreApplication, QMetaObject, QObject, Qt, QThread, Signal, Slot
+from ragdesk.ui.qt import QThread, Signal, Slot
+from ragdesk.ui.workers import TaskWorker, move_to_new_thread
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def _first_json(*candidates: Path) -> dict | None:
     return None
 
 
-class TrainWorker(QObject):
+class TrainWorker(TaskWorker):
     """Lives on a QThread; ``survey`` lists choices, ``train`` runs one :class:`TrainTask`."""
 
     surveyed = Signal(object)  # Survey
@@ -131,8 +132,6 @@ class TrainWorker(QObject):
         self.settings = settings
         self.store = None
         self.registry = None
-        self.current: TrainTask | None = None
-        self._stopped = False
 
     @Slot()
     def start(self) -> None:
@@ -202,38 +201,13 @@ class TrainWorker(QObject):
         """Send one progress report to the dialog (tests hook it to hold a run at a step)."""
         self.progress.emit(task, p)
 
-    def stop(self) -> None:
-        """From the GUI thread: cancel the running job and shut down after the current call."""
-        task = self.current
-        if task is not None:
-            task.cancel.set()
-        if not self._stopped:
-            QMetaObject.invokeMethod(self, "shutdown", Qt.ConnectionType.QueuedConnection)
-
-    @Slot()
-    def shutdown(self) -> None:
-        """Close the store in this thread, hand the object back to the GUI thread, quit."""
-        if self._stopped:
-            return
-        self._stopped = True
+    def close(self) -> None:
         if self.store is not None:
-            try:
-                self.store.close()
-            except Exception:  # noqa: BLE001 - closing anyway
-                log.exception("could not close the training worker's store")
+            self.store.close()
             self.store = self.registry = None
-        app = QCoreApplication.instance()
-        thread = QThread.currentThread()
-        if app is not None and thread is not app.thread():
-            self.moveToThread(app.thread())  # so the GUI thread may delete it safely
-            thread.quit()
 
 
 def new_worker_thread(db_path, settings) -> tuple[TrainWorker, QThread]:
     """A worker moved to a new, not yet started thread (connect its signals, then start it)."""
     worker = TrainWorker(db_path, settings)
-    thread = QThread()
-    thread.setObjectName("ragdesk-train")
-    worker.moveToThread(thread)
-    thread.started.connect(worker.start)
-    return worker, thread
+    return worker, move_to_new_thread(worker, "ragdesk-train")

@@ -109,14 +109,61 @@ class StoreWorker(QObject):
     @Slot()
     def shutdown(self) -> None:
         """Close resources in this thread, hand the object back to the GUI thread, quit."""
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - shutting down anyway
-            log.exception("error while closing %s", type(self).__name__)
-        app = QCoreApplication.instance()
-        if app is not None:
-            self.moveToThread(app.thread())  # so the GUI thread may delete it safely
-        QThread.currentThread().quit()
+        close_then_quit(self)
+
+
+class TaskWorker(QObject):
+    """A worker that runs one cancellable task at a time and can be stopped from the GUI thread.
+
+    Subclasses set ``current`` while a task runs (its ``cancel`` event stops it) and free
+    what they opened in ``close``, which ``shutdown`` calls in the worker's own thread.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current = None  # the task running now
+        self._stopped = False
+
+    def close(self) -> None:
+        """Free what the worker opened (runs in the worker's thread)."""
+
+    def stop(self) -> None:
+        """From the GUI thread: cancel the running task and shut down after the current call."""
+        task = self.current
+        if task is not None:
+            task.cancel.set()
+        if not self._stopped:
+            QMetaObject.invokeMethod(self, "shutdown", Qt.ConnectionType.QueuedConnection)
+
+    @Slot()
+    def shutdown(self) -> None:
+        """Close, hand the object back to the GUI thread and quit, once."""
+        if self._stopped:  # asked twice (dialog closed, then the app quit)
+            return
+        self._stopped = True
+        close_then_quit(self)
+
+
+def close_then_quit(worker) -> None:
+    """In the worker's thread: ``worker.close()``, hand the object back to the GUI thread, quit the thread."""
+    try:
+        worker.close()
+    except Exception:  # noqa: BLE001 - shutting down anyway
+        log.exception("error while closing %s", type(worker).__name__)
+    app = QCoreApplication.instance()
+    thread = QThread.currentThread()
+    if app is not None and thread is not app.thread():
+        worker.moveToThread(app.thread())  # so the GUI thread may delete it safely
+        thread.quit()
+
+
+def move_to_new_thread(worker: QObject, name: str) -> QThread:
+    """A new, not yet started QThread named ``name`` that owns ``worker`` and calls its ``start``."""
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.started.connect(worker.start)
+    return thread
 
 
 class WorkerThread:
@@ -124,10 +171,7 @@ class WorkerThread:
 
     def __init__(self, worker: StoreWorker, name: str) -> None:
         self.worker = worker
-        self.thread = QThread()
-        self.thread.setObjectName(name)
-        worker.moveToThread(self.thread)
-        self.thread.started.connect(worker.start)
+        self.thread = move_to_new_thread(worker, name)
 
     def start(self) -> None:
         self.thread.start()
