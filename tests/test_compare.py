@@ -7,23 +7,13 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from ragdesk.chat import ChatSession, ModeError
+from ragdesk.chat import ModeError
 from ragdesk.cli import cli
 from ragdesk.compare import compare, latency_ms, plan_modes
 from ragdesk.settings import Settings
-from test_eval_runner import make_folder
+from test_eval_runner import make_folder, session  # noqa: F401 - session is a fixture
 
 QUESTION = "When was the harbour of Velmora rebuilt?"
-
-
-@pytest.fixture
-def session(store, tmp_path, tiny_model, tiny_lora):
-    store.index([make_folder(tmp_path / "docs")])
-    s = ChatSession(store, settings=Settings(n_threads=1, n_ctx=1024))
-    s.load_model(str(tiny_model.gguf_path))
-    s.choose_adapter(str(tiny_lora))
-    yield s
-    s.engine.close()
 
 
 def test_three_modes_stream_in_turn_on_one_engine(session):

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_training import indexed_db  # noqa: F401 - fixture: collections "facts" (one document) and "empty"
 from ui_screenshots import WAIT_MS, make_window, save_screenshot  # noqa: F401 - fixture
 
 from ragdesk import db, paths
@@ -25,30 +26,7 @@ from ragdesk.ui.train_dialog import TrainDialog
 from ragdesk.ui.train_form import TrainForm, name_problem
 from ragdesk.ui.train_worker import TrainWorker
 
-FACTS = (
-    "Zorblax Industries was founded in 1987 by Mira Quenton in the town of Velloria. "
-    "Its first product was a solar-powered kettle called the Sunbrew."
-)
 STEPS = 12
-
-
-@pytest.fixture(scope="module")
-def library_db(tmp_path_factory):
-    """A database with collection ``facts`` (one short document) and an empty collection ``empty``."""
-    from ragdesk.store import KnowledgeStore
-
-    root = tmp_path_factory.mktemp("train-ui")
-    (root / "docs").mkdir()
-    (root / "docs" / "zorblax.txt").write_text(FACTS, encoding="utf-8")
-    paths.set_home(root / "home")  # module fixtures run before the per-test home is set
-    try:
-        with KnowledgeStore(paths.db_path()) as store:
-            store.index([root / "docs"], "facts")
-            store.create_collection("empty")
-            store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        paths.set_home(None)
-    return root / "home" / "ragdesk.db"
 
 
 def _registry() -> ModelRegistry:
@@ -56,10 +34,10 @@ def _registry() -> ModelRegistry:
 
 
 @pytest.fixture
-def window(make_window, qtbot, library_db, ragdesk_home, tiny_model):
+def window(make_window, qtbot, indexed_db, ragdesk_home, tiny_model):
     """The window on a copy of the library, the tiny model registered as ``tiny`` and loaded."""
     ragdesk_home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(library_db, paths.db_path())
+    shutil.copy(indexed_db, paths.db_path())
     registry = _registry()
     registry.add(tiny_model.gguf_path, name="tiny")
     registry.conn.close()
