@@ -143,20 +143,27 @@ def test_compare_streams_each_mode_into_its_column(window, qtbot):
     assert window.chat.input.isEnabled()  # the chat may ask again
 
 
-def test_stop_cancels_the_comparison(window, qtbot, monkeypatch):
-    view, c = window.compare, window.controller
-    choose_adapter(window, qtbot)
-    held = threading.Event()
-    original = ComparisonWork._compare_piece
+def hold_after_first_call(monkeypatch, method: str) -> None:
+    """Make the first call of ``ComparisonWork.<method>`` wait until its request is cancelled.
 
-    def hold_after_first_piece(self, request, mode, sink, piece):
-        # Tiny models finish in milliseconds: keep the stream open until the user presses Stop.
-        original(self, request, mode, sink, piece)
+    Tiny models finish in milliseconds; this keeps a run open until the test presses Stop or Cancel.
+    """
+    held = threading.Event()
+    original = getattr(ComparisonWork, method)
+
+    def holding(self, request, *args):
+        original(self, request, *args)
         if not held.is_set():
             held.set()
             request.cancel.wait(10)
 
-    monkeypatch.setattr(ComparisonWork, "_compare_piece", hold_after_first_piece)
+    monkeypatch.setattr(ComparisonWork, method, holding)
+
+
+def test_stop_cancels_the_comparison(window, qtbot, monkeypatch):
+    view, c = window.compare, window.controller
+    choose_adapter(window, qtbot)
+    hold_after_first_call(monkeypatch, "_compare_piece")  # the stream stays open until Stop
     type_question(qtbot, view, QUESTION)
     qtbot.mouseClick(view.compare_button, Qt.MouseButton.LeftButton)
     rag = view.columns["rag"]
@@ -278,17 +285,7 @@ def test_cancel_an_evaluation_and_a_bad_qa_file(window, qtbot, tmp_path, monkeyp
     window.last_error.close()
     assert panel.run_button.isVisible() and panel.run_button.isEnabled()
 
-    held = threading.Event()
-    original = ComparisonWork._eval_answered
-
-    def hold_after_first_answer(self, request, done, total, mode):
-        # Tiny models answer in milliseconds: keep the run open until the user presses Cancel.
-        original(self, request, done, total, mode)
-        if not held.is_set():
-            held.set()
-            request.cancel.wait(10)
-
-    monkeypatch.setattr(ComparisonWork, "_eval_answered", hold_after_first_answer)
+    hold_after_first_call(monkeypatch, "_eval_answered")  # the run stays open until Cancel
     panel.path.setText(str(write_qa(tmp_path / "qa.jsonl")))
     panel.max_tokens.setValue(12)
     panel.limit.setValue(3)
