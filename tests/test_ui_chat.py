@@ -6,7 +6,7 @@ import json
 import threading
 
 import pytest
-from ui_screenshots import WAIT_MS, make_window, save_screenshot, urls_opened_by_click, wait_job  # noqa: F401,F811 - make_window is a fixture
+from ui_screenshots import WAIT_MS, make_window, save_screenshot, urls_opened_by_click, wait_job, window_on_sample_docs  # noqa: F401,F811 - make_window is a fixture
 
 from ragdesk.ui.markdown import CITE_SCHEME
 from ragdesk.ui.qt import QApplication, QColor, QMessageBox, QPalette, Qt, QTextCursor, QUrl
@@ -320,20 +320,7 @@ def test_streamed_pieces_are_coalesced(qtbot, monkeypatch):
 @pytest.mark.slow
 def test_real_default_model_answers_from_the_sample_documents(make_window, qtbot):
     """End to end with the built-in SmolLM2 and the bundled sample documents (the app's own demo data)."""
-    from pathlib import Path
-
-    import ragdesk
-
-    samples = Path(ragdesk.__file__).parent / "sample_docs"
-    if not samples.is_dir():
-        pytest.skip("no bundled sample documents")
-    window = make_window(max_tokens=64, n_ctx=2048, n_threads=2)
-    c = window.controller
-    if not c.default_model_available():
-        pytest.skip("the built-in SmolLM2 package is not installed")
-    qtbot.mouseClick(window.chat.banner.load_default, Qt.MouseButton.LeftButton)
-    wait_job(qtbot, window, c.index_paths([samples]))
-    qtbot.waitUntil(lambda: c.model_state == "ready" and c.unavailable_reason("rag") is None, timeout=WAIT_MS)
+    window = window_on_sample_docs(make_window, qtbot, max_tokens=64, n_ctx=2048, n_threads=2)
     pieces = ask(window, qtbot, "How long do I have to return a product?")
     assert pieces
     card = window.chat.cards[-1]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_eval_runner import make_folder
 from test_ui_chat import click_citation, pick, register_tiny
-from ui_screenshots import WAIT_MS, make_window, save_screenshot, urls_opened_by_click, wait_job  # noqa: F401 - make_window is a fixture
+from ui_screenshots import WAIT_MS, make_window, save_screenshot, urls_opened_by_click, wait_job, window_on_sample_docs  # noqa: F401 - make_window is a fixture
 
 from ragdesk.ui.compare_worker import ComparisonWork
 from ragdesk.ui.qt import Qt
@@ -242,19 +242,9 @@ def test_evaluation_runs_with_progress_and_shows_the_report(window, qtbot, tmp_p
 @pytest.mark.slow
 def test_real_default_model_compares_on_the_sample_documents(make_window, qtbot):
     """The built-in SmolLM2 on the bundled sample documents: RAG beside the closed-book baseline."""
-    import ragdesk
-
-    samples = Path(ragdesk.__file__).parent / "sample_docs"
-    if not samples.is_dir():
-        pytest.skip("no bundled sample documents")
-    window = make_window(max_tokens=48, n_ctx=2048, n_threads=2)
+    window = window_on_sample_docs(make_window, qtbot, max_tokens=48, n_ctx=2048, n_threads=2)
     window.resize(1500, 860)
     c = window.controller
-    if not c.default_model_available():
-        pytest.skip("the built-in SmolLM2 package is not installed")
-    qtbot.mouseClick(window.chat.banner.load_default, Qt.MouseButton.LeftButton)
-    wait_job(qtbot, window, c.index_paths([samples]))
-    qtbot.waitUntil(lambda: c.model_state == "ready" and c.unavailable_reason("rag") is None, timeout=WAIT_MS)
     window.show_compare()
     view = window.compare
     view.checks["closed"].setChecked(True)

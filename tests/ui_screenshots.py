@@ -124,6 +124,25 @@ class _UrlCatcher(QObject):
         self.urls.append(url)
 
 
+def window_on_sample_docs(make_window, qtbot, **settings):
+    """A window with the bundled sample documents indexed and the built-in SmolLM2 loaded, ready for RAG.
+
+    Skips when the sample documents or the model package are missing.
+    """
+    from ragdesk.demo import SAMPLE_DOCS
+
+    if not SAMPLE_DOCS.is_dir():
+        pytest.skip("no bundled sample documents")
+    window = make_window(**settings)
+    c = window.controller
+    if not c.default_model_available():
+        pytest.skip("the built-in SmolLM2 package is not installed")
+    qtbot.mouseClick(window.chat.banner.load_default, Qt.MouseButton.LeftButton)
+    wait_job(qtbot, window, c.index_paths([SAMPLE_DOCS]))
+    qtbot.waitUntil(lambda: c.model_state == "ready" and c.unavailable_reason("rag") is None, timeout=WAIT_MS)
+    return window
+
+
 def urls_opened_by_click(qtbot, button) -> list[QUrl]:
     """Click ``button`` and return the file URLs the app asked the desktop to open."""
     catcher = _UrlCatcher()

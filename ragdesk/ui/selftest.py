@@ -27,8 +27,10 @@ class SelfTestFailure(Exception):
 
 
 def sample_docs() -> Path:
-    """The small bundled folder the self-test indexes (``ragdesk/sample_docs``)."""
-    return Path(__file__).resolve().parents[1] / "sample_docs"
+    """The small bundled folder the self-test indexes (the demo's ``ragdesk/sample_docs``)."""
+    from ragdesk.demo import SAMPLE_DOCS
+
+    return SAMPLE_DOCS
 
 
 class _Run:
