@@ -175,7 +175,7 @@ class KnowledgeStore:
         k = k or self.settings.top_k
         if mode == "bm25":
             return search_mod.search(self.conn, target, query, None, k=k, mode=mode)
-        if self.chunk_count(target.name) == 0:
+        if search_mod.chunk_count(self.conn, target) == 0:
             return []
         keyword = None
         if mode == "hybrid":
