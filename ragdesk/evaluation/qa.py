@@ -273,12 +273,6 @@ def verdicts(item: QAItem, record: AnswerRecord, labels: Sequence[str], k: int |
     return out
 
 
-METRICS = (
-    "label_accuracy", "token_f1", "containment", "hit_at_k", "mrr", "citation_precision",
-    "no_citation_share", "latency_p50_ms", "latency_p95_ms", "tokens_per_s",
-)
-
-
 def _proportion(flags: list[bool]) -> tuple[float | None, list[float] | None]:
     if not flags:
         return None, None

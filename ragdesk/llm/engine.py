@@ -288,11 +288,6 @@ class Engine(Generation):
         """Token ids of ``text``; ``special`` parses control-token strings like ``<|im_end|>``."""
         return self._require().tokenize(text.encode("utf-8"), add_bos=add_bos, special=special)
 
-    def detokenize(self, tokens: Sequence[int]) -> str:
-        """Text of token ids (control tokens render as nothing)."""
-        self._require()
-        return b"".join(self._piece_bytes(t) for t in tokens).decode("utf-8", errors="replace")
-
     def count_tokens(self, text: str) -> int:
         """How many tokens ``text`` takes inside a prompt (no BOS)."""
         return len(self.tokenize(text))

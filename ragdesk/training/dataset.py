@@ -33,10 +33,6 @@ class Example:
     input_ids: tuple[int, ...]
     labels: tuple[int, ...]
 
-    @property
-    def n_scored(self) -> int:
-        return sum(1 for label in self.labels if label != IGNORE)
-
 
 @dataclass
 class TrainingData:

@@ -94,10 +94,6 @@ class ConversationsPanel(QWidget):
             self.view.clearSelection()
             self.view.setCurrentIndex(QModelIndex())
 
-    @property
-    def current_id(self) -> int | None:
-        return self._current_id
-
     def _clicked(self, index: QModelIndex) -> None:
         cid = index.data(ID_ROLE)
         if cid is not None and cid != self._current_id:

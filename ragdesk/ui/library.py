@@ -55,7 +55,6 @@ class CollectionTree(QTreeView):
         self.setAcceptDrops(True)
         self.viewport().setAcceptDrops(True)
         self.setDropIndicatorShown(True)
-        self._drop_target = QModelIndex()
 
     def dragEnterEvent(self, event) -> None:
         if local_paths(event.mimeData()):

@@ -73,9 +73,6 @@ class LibraryCommands:
     def cancel_job(self, job: IndexJob) -> None:
         job.cancel.set()
 
-    def active_jobs(self) -> list[IndexJob]:
-        return [j for j in self.jobs.values() if not j.finished]
-
     def _on_job_progress(self, job: IndexJob, progress) -> None:
         self.jobProgress.emit(job, progress)
         if progress is not None and progress.phase == "scanning":

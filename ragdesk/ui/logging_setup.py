@@ -44,15 +44,6 @@ def setup_logging(level: int = logging.INFO) -> Path:
     return log_file()
 
 
-def shutdown_logging() -> None:
-    """Detach and close the file handler (tests that switch data folders)."""
-    global _handler
-    if _handler is not None:
-        logging.getLogger().removeHandler(_handler)
-        _handler.close()
-        _handler = None
-
-
 def _install_excepthooks() -> None:
     # An exception escaping a Qt slot would otherwise only reach stderr, which a
     # double-clicked app does not have: put it in the log where the error dialog points.

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-STEPS = ("qt", "window", "store", "index", "search", "llm")
 QUERY = "How long do I have to return a product?"
 
 

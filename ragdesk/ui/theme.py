@@ -32,10 +32,6 @@ def mix(a: QColor, b: QColor, t: float) -> QColor:
     )
 
 
-def is_dark(palette: QPalette) -> bool:
-    return palette.color(QPalette.ColorRole.Window).lightness() < 128
-
-
 def muted_text(palette: QPalette) -> QColor:
     """Secondary text (metadata, context around a chunk)."""
     return mix(palette.color(QPalette.ColorRole.Text), palette.color(QPalette.ColorRole.Base), 0.45)
