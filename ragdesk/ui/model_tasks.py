@@ -12,14 +12,13 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from ragdesk.ui.errors import describe
 from ragdesk.ui.qt import QApplication, QObject, QThread, Signal, Slot
-from ragdesk.ui.workers import TaskWorker, move_to_new_thread
+from ragdesk.ui.workers import TaskWorker, Throttle, move_to_new_thread
 
 log = logging.getLogger(__name__)
 
@@ -132,13 +131,11 @@ class ModelTasksWorker(TaskWorker):
         raise ValueError(f"unknown model task {task.kind!r}")
 
     def _progress_reporter(self, task: ModelTask) -> Callable[[int, int], None]:
-        last = [0.0]
+        throttle = Throttle(self.PROGRESS_INTERVAL_S)
 
         def report(done: int, total: int) -> None:
-            # Throttled: a fast line reports every 64 KiB-1 MiB; the end always gets through.
-            now = time.monotonic()
-            if now - last[0] >= self.PROGRESS_INTERVAL_S or (total and done >= total):
-                last[0] = now
+            # A fast line reports every 64 KiB-1 MiB; the end always gets through.
+            if throttle.ready(force=bool(total and done >= total)):
                 self.progress.emit(task, done, total)
 
         return report

@@ -14,14 +14,13 @@ import itertools
 import json
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ragdesk.ui.errors import describe, sentence
 from ragdesk.ui.qt import QThread, Signal, Slot
-from ragdesk.ui.workers import TaskWorker, move_to_new_thread
+from ragdesk.ui.workers import TaskWorker, Throttle, move_to_new_thread
 
 log = logging.getLogger(__name__)
 
@@ -171,14 +170,11 @@ class TrainWorker(TaskWorker):
         from ragdesk.training.job import run_job
 
         self.current = task
-        last = {"time": 0.0, "phase": None}
+        throttle = Throttle(self.PROGRESS_INTERVAL_S)
 
         def report(p) -> None:
-            # Throttled, but a new phase (and the last step) always gets through.
-            now = time.monotonic()
-            if (p.phase != "train" or p.phase != last["phase"] or p.step >= p.total_steps
-                    or now - last["time"] >= self.PROGRESS_INTERVAL_S):
-                last.update(time=now, phase=p.phase)
+            # Steps are throttled; every other phase's report, and the last step, get through.
+            if throttle.ready(p.phase, force=p.phase != "train" or p.step >= p.total_steps):
                 self._report(task, p)
 
         try:

@@ -72,6 +72,25 @@ class SearchRequest:
 # ---------------------------------------------------------------------------- base
 
 
+class Throttle:
+    """Lets progress reports through at most every ``interval_s``; a new phase or ``force`` always passes.
+
+    Workers report far more often than a repaint is worth (every file, step or 64 KiB).
+    """
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._last = 0.0
+        self._phase: object = Throttle  # no phase seen yet: the first report passes
+
+    def ready(self, phase: object = None, *, force: bool = False) -> bool:
+        now = time.monotonic()
+        if force or phase != self._phase or now - self._last >= self.interval_s:
+            self._last, self._phase = now, phase
+            return True
+        return False
+
+
 class StoreWorker(QObject):
     """A worker with its own KnowledgeStore, opened in its own thread by ``start``."""
 
@@ -218,13 +237,10 @@ class IndexWorker(StoreWorker):
             return
         job.state = "running"
         self.jobStarted.emit(job)
-        last = {"time": 0.0, "phase": None}
+        throttle = Throttle(self.PROGRESS_INTERVAL_S)
 
         def progress(snapshot) -> None:
-            # Throttled, but a new phase (and the end) always gets through.
-            now = time.monotonic()
-            if snapshot.phase != last["phase"] or now - last["time"] >= self.PROGRESS_INTERVAL_S:
-                last.update(time=now, phase=snapshot.phase)
+            if throttle.ready(snapshot.phase):  # a new phase (and the end) always gets through
                 copy_ = replace(snapshot)  # the indexer keeps mutating its own object
                 job.progress = copy_
                 self.jobProgress.emit(job, copy_)
