@@ -291,13 +291,13 @@ def test_corrupt_model_file_shows_an_error_and_the_app_keeps_running(chat_window
 
 def test_streamed_pieces_are_coalesced(qtbot, monkeypatch):
     """The worker sends at most one signal per interval; the view repaints at most once per flush."""
-    from ragdesk.ui import model_worker
+    from ragdesk.ui import workers
     from ragdesk.ui.chat_view import ChatView
 
     clock = [100.0]
-    monkeypatch.setattr(model_worker.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(workers.time, "monotonic", lambda: clock[0])
     sent: list[str] = []
-    sink = model_worker._TokenSink(sent.append, 0.03)
+    sink = workers.TokenSink(sent.append, 0.03)
     for i, step in enumerate([0.0, 0.01, 0.01, 0.005, 0.02, 0.001]):
         clock[0] += step
         sink.add(f"t{i} ")

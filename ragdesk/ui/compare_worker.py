@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ragdesk.ui.errors import describe
 from ragdesk.ui.qt import Signal, Slot
-from ragdesk.ui.workers import StoreWorker
+from ragdesk.ui.workers import StoreWorker, TokenSink
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +106,11 @@ class ComparisonWork(StoreWorker):
             self.compareFailed.emit(request.id, "")
             return
         from ragdesk.compare import compare
-        from ragdesk.ui.model_worker import _TokenSink  # imported here: model_worker subclasses this class
 
-        sinks: dict[str, _TokenSink] = {}
+        sinks: dict[str, TokenSink] = {}
 
         def start(mode: str) -> None:
-            sinks[mode] = _TokenSink(lambda text: self.compareTokens.emit(request.id, mode, text),
+            sinks[mode] = TokenSink(lambda text: self.compareTokens.emit(request.id, mode, text),
                                      self.TOKEN_INTERVAL_S)
             self.compareStarted.emit(request.id, mode)
 

@@ -9,36 +9,14 @@ ONE thread owns the Engine; the GUI only sends it queued requests and sets cance
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 from ragdesk.ui.compare_worker import ComparisonWork
 from ragdesk.ui.errors import describe
 from ragdesk.ui.qt import Signal, Slot
-from ragdesk.ui.workers import AskRequest
+from ragdesk.ui.workers import AskRequest, TokenSink
 
 log = logging.getLogger(__name__)
-
-
-class _TokenSink:
-    """Coalesces streamed pieces: at most one signal per ``interval`` (the first at once)."""
-
-    def __init__(self, emit, interval: float) -> None:
-        self.emit, self.interval = emit, interval
-        self.pending: list[str] = []
-        self.last = 0.0
-
-    def add(self, piece: str) -> None:
-        self.pending.append(piece)
-        now = time.monotonic()
-        if now - self.last >= self.interval:
-            self.flush(now)
-
-    def flush(self, now: float | None = None) -> None:
-        if self.pending:
-            self.emit("".join(self.pending))
-            self.pending.clear()
-        self.last = now if now is not None else time.monotonic()
 
 
 class ModelWorker(ComparisonWork):
@@ -170,7 +148,7 @@ class ModelWorker(ComparisonWork):
         if was_loaded and self._model_ref:
             self.load_model(self._model_ref)  # the new context size/threads need a reload
 
-    def _piece(self, request: AskRequest, sink: _TokenSink, piece: str) -> None:
+    def _piece(self, request: AskRequest, sink: TokenSink, piece: str) -> None:
         """Called for every generated piece (tests hook it to hold a stream open)."""
         sink.add(piece)
 
@@ -189,7 +167,7 @@ class ModelWorker(ComparisonWork):
                 title = request.question.strip().splitlines()[0][:60] if request.question.strip() else "New chat"
                 cid = created = self.session.conversations.create(title).id
             self.answerStarted.emit(request.id, cid)
-            sink = _TokenSink(lambda text: self.answerTokens.emit(request.id, text), self.TOKEN_INTERVAL_S)
+            sink = TokenSink(lambda text: self.answerTokens.emit(request.id, text), self.TOKEN_INTERVAL_S)
             answer = self.session.ask(
                 request.question,
                 mode=request.mode,

@@ -131,6 +131,27 @@ class StoreWorker(QObject):
         close_then_quit(self)
 
 
+class TokenSink:
+    """Coalesces streamed pieces: at most one signal per ``interval`` (the first at once)."""
+
+    def __init__(self, emit, interval: float) -> None:
+        self.emit, self.interval = emit, interval
+        self.pending: list[str] = []
+        self.last = 0.0
+
+    def add(self, piece: str) -> None:
+        self.pending.append(piece)
+        now = time.monotonic()
+        if now - self.last >= self.interval:
+            self.flush(now)
+
+    def flush(self, now: float | None = None) -> None:
+        if self.pending:
+            self.emit("".join(self.pending))
+            self.pending.clear()
+        self.last = now if now is not None else time.monotonic()
+
+
 class TaskWorker(QObject):
     """A worker that runs one cancellable task at a time and can be stopped from the GUI thread.
 
