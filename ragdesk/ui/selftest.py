@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+STEPS = ("qt", "window", "store", "index", "search", "llm")  # in order; the packaging test expects each
 QUERY = "How long do I have to return a product?"
 
 
