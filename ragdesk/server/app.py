@@ -63,7 +63,7 @@ class EmbeddingsRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str
     input: Union[str, list[str]]
-    encoding_format: Literal["float"] = "float"
+    encoding_format: Literal["float", "base64"] = "float"  # base64: little-endian float32, as OpenAI
 
 
 class SearchRequest(BaseModel):
@@ -104,7 +104,8 @@ def create_app(worker: EngineWorker[Backend], config: ServeConfig) -> FastAPI:
             raise ApiError(400, f"input must hold 1 to {config.max_inputs} texts", param="input")
         name, vectors, tokens = await _run(worker, lambda b, job: b.embed(body.model, texts))
         return {"object": "list", "model": name, "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-                "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]}
+                "data": [{"object": "embedding", "index": i, "embedding": protocol.encode_vector(v, body.encoding_format)}
+                         for i, v in enumerate(vectors)]}
 
     @app.post("/v1/search")
     async def search(body: SearchRequest) -> dict:

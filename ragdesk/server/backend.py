@@ -145,13 +145,13 @@ class Backend:
             f"'{model}' is neither a collection nor an embedding model in use ({', '.join(sorted(known))})"
         )
 
-    def embed(self, model: str, texts: list[str]) -> tuple[str, list[list[float]], int]:
-        """(embedding model, one vector per text, tokens read)."""
+    def embed(self, model: str, texts: list[str]):
+        """(embedding model, an (n, dim) float32 array, tokens read)."""
         name = self.embedding_model(model)
         embedder = self.store.embedder(name)
         vectors = embedder.encode(texts)
         tokens = sum(sum(e.attention_mask) for e in embedder.tokenizer().encode_batch(texts))  # padding excluded
-        return name, vectors.tolist(), tokens
+        return name, vectors, tokens
 
 
 def _names(names) -> str:

@@ -145,6 +145,17 @@ def final_chunk(answer, model: str, completion_id: str) -> dict:
     return data
 
 
+def encode_vector(vector, encoding_format: str = "float"):
+    """An embedding as OpenAI sends it: a list of floats, or base64 of little-endian float32."""
+    import base64
+
+    import numpy as np
+
+    if encoding_format == "base64":
+        return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+    return [float(x) for x in vector]
+
+
 def error_body(message: str, type_: str = "invalid_request_error", *, param: str | None = None,
                code: str | None = None) -> dict:
     """OpenAI's error shape."""
