@@ -39,7 +39,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepare_home(root: Path, gguf: Path, lora: Path | None, *, collection: str = "manuals", model_name: str = "tiny"):
+def prepare_home(root: Path, gguf: Path | None, lora: Path | None, *, collection: str = "manuals",
+                 model_name: str = "tiny"):
     """A database with two documents indexed into ``collection`` and the model (+ adapter) registered.
 
     Returns (db_path, settings).
@@ -58,7 +59,7 @@ def prepare_home(root: Path, gguf: Path, lora: Path | None, *, collection: str =
     with KnowledgeStore(db, settings) as store:
         store.index([docs], collection)
         registry = ModelRegistry(store.conn)
-        if model_name not in [m.name for m in registry.list("model")]:
+        if gguf is not None:
             registry.add(gguf, name=model_name)
         if lora is not None:
             registry.add(lora, name=f"{model_name}-lora", base_model=model_name)
