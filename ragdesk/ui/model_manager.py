@@ -59,8 +59,12 @@ class ModelManagerDialog(QDialog):
     listRefreshed = Signal()
     _submit = Signal(object)  # queued into the worker
 
-    def __init__(self, parent: QWidget | None = None, registry_factory: Callable[[], object] | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, registry_factory: Callable[[], object] | None = None,
+                 settings=None) -> None:
+        """With ``settings``, an Engine tab chooses where answers are generated (see engine_panel)."""
         super().__init__(parent)
+        self.settings = settings
+        self.engine_panel = None
         self.setObjectName("modelManager")
         self.setWindowTitle("Models")
         self.registry_factory = registry_factory or _default_registry
@@ -92,6 +96,11 @@ class ModelManagerDialog(QDialog):
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.installed_page, "Installed")
         self.tabs.addTab(self.download_page, "Download")
+        if self.settings is not None:
+            from ragdesk.ui.engine_panel import EnginePanel
+
+            self.engine_panel = EnginePanel(self.settings, self)
+            self.tabs.addTab(self.engine_panel, "Engine")
         layout.addWidget(self.tabs, 1)
 
         self.task_panel = QFrame(self)
@@ -172,6 +181,8 @@ class ModelManagerDialog(QDialog):
 
     def done(self, result: int) -> None:
         self._release()  # a running download is cancelled; its partial file is kept for resuming
+        if self.engine_panel is not None:
+            self.engine_panel.shutdown()
         super().done(result)
 
     def showEvent(self, event) -> None:

@@ -27,7 +27,8 @@ from ragdesk.ui.qt import (
 class SettingsDialog(QDialog):
     """Edits a copy of the settings; ``result_settings()`` gives it back after OK."""
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Settings, parent: QWidget | None = None, serve=None) -> None:
+        """``serve``: the app's ServeController, shown as "Serve to other programs" when given."""
         super().__init__(parent)
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
@@ -115,6 +116,12 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        self.serve_panel = None
+        if serve is not None:
+            from ragdesk.ui.serve_panel import ServePanel
+
+            self.serve_panel = ServePanel(serve, settings, self)
+            layout.addWidget(self.serve_panel)
         layout.addWidget(buttons)
 
     def _choose_folder(self) -> None:
@@ -152,4 +159,6 @@ class SettingsDialog(QDialog):
         if s.chunk_overlap >= s.chunk_tokens:  # the store refuses an overlap as large as a chunk
             s.chunk_overlap = s.chunk_tokens // 5
         s.embedding_model = self.embedding.currentText().strip() or DEFAULT_EMBEDDING_MODEL
+        if self.serve_panel is not None:
+            self.serve_panel.apply_to(s)
         return s
