@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from ragdesk.chat.prompts import neutralise
-from ragdesk.llm.generation import GenerationStats
+from ragdesk.llm.generation import Generation, GenerationStats
 from ragdesk.llm.gguf_info import AdapterError, ModelInfo
 from ragdesk.llm.remote_protocol import (
     RemoteEngineError,
@@ -323,15 +323,14 @@ class RemoteEngine:
         return self._generate(body, prompt, cancel)
 
     def _generate(self, body: dict, prompt: RemotePrompt, cancel: Callable[[], bool] | None) -> Iterator[str]:
-        from ragdesk.llm.prompt_format import StopFilter
+        from ragdesk.llm.prompt_format import AnswerFilter
 
         self._busy = True
         reader = _StreamReader(self, body)
         t0 = time.perf_counter()
         t_first = None
         produced, reason, usage = 0, "length", None
-        stops = StopFilter(prompt.stop) if prompt.stop else None
-        lstrip = True
+        shown = AnswerFilter(prompt.stop, lstrip=True)
         try:
             reader.start()
             for event in reader.events(cancel, self.timeout):
@@ -345,21 +344,15 @@ class RemoteEngine:
                     if t_first is None:
                         t_first = time.perf_counter()
                 if text:
-                    if lstrip:
-                        text = text.lstrip()
-                        lstrip = not text
-                    if stops is not None:
-                        text, stopped = stops.feed(text)
-                        if stopped:
-                            if text:
-                                yield text
-                            reason = "stop"
-                            break
+                    text, stopped = shown.feed(text)
                     if text:
                         yield text
+                    if stopped:
+                        reason = "stop"
+                        break
                 if event.finish_reason:
                     reason = "length" if event.finish_reason == "length" else "stop"
-            if stops is not None and reason != "stop" and (tail := stops.flush()):
+            if reason != "stop" and (tail := shown.flush()):
                 yield tail
         except GeneratorExit:
             reason = "cancelled"
@@ -368,7 +361,6 @@ class RemoteEngine:
             reader.close()
             self._busy = False
             end = time.perf_counter()
-            first = t_first or end
             completion = int((usage or {}).get("completion_tokens") or produced)
             prompt_n = (usage or {}).get("prompt_tokens")
             if prompt_n is None:
@@ -376,22 +368,11 @@ class RemoteEngine:
                     prompt_n = len(self.prompt_tokens(prompt))
                 except RemoteEngineError:
                     prompt_n = 0
-            gen_s = end - first
-            self.last_stats = GenerationStats(
-                prompt_tokens=int(prompt_n),
-                completion_tokens=completion,
-                prompt_ms=(first - t0) * 1000,
-                generation_ms=gen_s * 1000,
-                total_ms=(end - t0) * 1000,
-                tokens_per_s=(completion - 1) / gen_s if completion > 1 and gen_s > 0 else 0.0,
-                stop_reason=reason,
-            )
+            self.last_stats = GenerationStats.timed(t0, t_first, end, prompt_tokens=int(prompt_n),
+                                                    completion_tokens=completion, sampled=completion,
+                                                    stop_reason=reason)
 
-    def generate(self, prompt: RemotePrompt | str, **kw: Any) -> tuple[str, GenerationStats]:
-        """The whole answer at once, with its statistics (same arguments as ``stream``)."""
-        text = "".join(self.stream(prompt, **kw))
-        assert self.last_stats is not None
-        return text, self.last_stats
+    generate = Generation.generate  # the whole answer at once, with its statistics
 
 
 @dataclass

@@ -172,11 +172,16 @@ class EnginePanel(QWidget):
         return EngineChoice(url=url, key=self.key.text().strip() or None, model=self.model.text().strip() or None,
                             adapters=parse_adapters(self.adapters.toPlainText()), timeout=self.timeout.value())
 
-    def test_connection(self) -> None:
+    def _checked_choice(self):
+        """The choice, or None after saying what is wrong with the fields."""
         try:
-            choice = self.choice()
+            return self.choice()
         except ValueError as exc:
             self.status.setText(str(exc))
+            return None
+
+    def test_connection(self) -> None:
+        if (choice := self._checked_choice()) is None:
             return
         self.status.setText(f"Connecting to {choice.url}…")
         self.test_button.setEnabled(False)
@@ -187,10 +192,7 @@ class EnginePanel(QWidget):
         self._update()
 
     def use(self) -> None:
-        try:
-            choice = self.choice()
-        except ValueError as exc:
-            self.status.setText(str(exc))
+        if (choice := self._checked_choice()) is None:
             return
         self.status.setText(f"Answers will be generated on {choice.describe()}.")
         self.engineChosen.emit(choice)
