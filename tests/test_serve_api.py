@@ -280,3 +280,36 @@ def test_a_client_leaving_mid_stream_frees_the_engine_within_a_second(server, mo
     monkeypatch.undo()
     after = post(server, "/v1/chat/completions", {"model": "closed", "messages": QUESTION, "max_tokens": 2})
     assert after.status_code == 200
+
+
+# ---------------------------------------------------------------------------- the command
+
+
+def test_ragdesk_serve_command_takes_its_key_from_the_environment(tmp_path, tiny_model, tiny_lora):
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    home = tmp_path / "home"
+    _db, settings = prepare_home(home, tiny_model.gguf_path, tiny_lora)
+    settings.save(home / "settings.json")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "RAGDESK_HOME": str(home), "RAGDESK_API_KEY": "env-key",
+           "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "ragdesk", "serve", "--port", "0", "--model", "tiny"],
+                            env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        address = re.search(r"(http://127\.0\.0\.1:\d+)/v1 \(API key required\)", line)
+        assert address, line
+        url = address.group(1)
+        assert httpx2.get(url + "/v1/models").status_code == 401
+        models = httpx2.get(url + "/v1/models", headers={"authorization": "Bearer env-key"})
+        assert "hybrid:manuals@tiny-lora" in [m["id"] for m in models.json()["data"]]
+    finally:
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        proc.wait(30)
+    assert proc.returncode == 0

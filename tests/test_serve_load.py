@@ -72,7 +72,6 @@ def test_twenty_concurrent_clients_every_request_answered(tmp_path, tiny_model, 
 
 
 def test_smollm2_answers_through_the_server_cite_the_manual(tmp_path):
-    from ragdesk.llm.registry import ModelRegistry  # noqa: F401 - the built-in model is found by name
     from ragdesk.server.config import ServeConfig
     from ragdesk.server.runner import RagdeskServer
 

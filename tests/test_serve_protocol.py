@@ -68,12 +68,6 @@ def test_exposure_warning_only_off_loopback_without_a_key():
     assert exposure_warning(ServeConfig(host="0.0.0.0", api_key="k")) is None
 
 
-def test_the_env_key_is_used_when_none_is_given(monkeypatch):
-    monkeypatch.setenv("RAGDESK_API_KEY", "from-env")
-    assert ServeConfig.with_env_key().api_key == "from-env"
-    assert ServeConfig.with_env_key(api_key="given").api_key == "given"
-
-
 # ---------------------------------------------------------------------------- remote engine wire format
 
 

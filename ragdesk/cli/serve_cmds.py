@@ -47,7 +47,11 @@ def serve(host, port, model, api_key, cors_origins, max_queue, max_tokens_limit,
                    + (" (API key required)" if config.api_key else "") + ". Ctrl-C stops it.", err=True)
 
     with serve_errors():
-        server.serve_forever(on_ready=ready)
+        try:
+            server.serve_forever(on_ready=ready)
+        except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
+            pass
+    click.echo("Stopped.", err=True)
 
 
 @cli.command()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 from dataclasses import dataclass, field
 
@@ -25,13 +24,6 @@ class ServeConfig:
     max_queue: int = 32  # requests waiting for the model beyond the one it answers
     max_inputs: int = 256  # texts in one embeddings request
     cors_origins: list[str] = field(default_factory=list)
-
-    @classmethod
-    def with_env_key(cls, **kw) -> "ServeConfig":
-        """A config whose key falls back to $RAGDESK_API_KEY."""
-        config = cls(**kw)
-        config.api_key = config.api_key or os.environ.get(ENV_API_KEY) or None
-        return config
 
 
 def is_loopback(host: str) -> bool:
