@@ -48,10 +48,10 @@ def client(server):
     return openai.OpenAI(base_url=server.address + "/v1", api_key=KEY, max_retries=0, timeout=60)
 
 
-def post(server, path, body=None, *, raw: bytes | None = None, key=KEY, headers=None):
+def post(server, path, body=None, *, raw: bytes | None = None, key=KEY, headers=None, timeout=60):
     hdrs = {"content-type": "application/json", **({"authorization": f"Bearer {key}"} if key else {}), **(headers or {})}
     content = raw if raw is not None else json.dumps(body).encode()
-    return httpx2.post(server.address + path, content=content, headers=hdrs, timeout=60)
+    return httpx2.post(server.address + path, content=content, headers=hdrs, timeout=timeout)
 
 
 def assert_openai_error(response, status, *, param=None, code=None):
@@ -247,6 +247,22 @@ def test_a_full_queue_answers_429_and_loses_no_waiting_request(server):
         for t in waiting:
             t.join(60)
     assert results == [200] * server.config.max_queue
+
+
+def test_a_request_whose_client_left_while_it_waited_is_skipped(server):
+    release = hold_engine(server)
+    cancelled, done = server.worker.cancelled, server.worker.done
+    try:
+        with pytest.raises(httpx2.ReadTimeout):  # the client gives up while its request waits in the queue
+            post(server, "/v1/chat/completions", {"model": "closed", "messages": QUESTION}, timeout=0.5)
+        time.sleep(1.0)  # the handler notices within its poll interval
+    finally:
+        release.set()
+    deadline = time.monotonic() + 10
+    while server.worker.cancelled == cancelled and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.worker.cancelled == cancelled + 1
+    assert server.worker.done == done + 1  # only the holding job ran
 
 
 def test_a_client_leaving_mid_stream_frees_the_engine_within_a_second(server, monkeypatch):

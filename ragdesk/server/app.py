@@ -171,6 +171,8 @@ def _as_api_error(exc: BaseException) -> ApiError:
 
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, JobCancelled):  # the client left, or the server is stopping
+        return ApiError(503, str(exc), "server_error", code="cancelled")
     if isinstance(exc, UnknownModel):
         return ApiError(404, str(exc), param="model", code="model_not_found")
     if isinstance(exc, RemoteEngineError):
@@ -181,15 +183,20 @@ def _as_api_error(exc: BaseException) -> ApiError:
     return ApiError(500, f"internal error ({type(exc).__name__}); details are in the server's log", "server_error")
 
 
-async def _result(job: Job, request: Request | None = None) -> Any:
-    """Wait for the job's result (cancelling it if the client leaves meanwhile)."""
+async def _event(job: Job, request: Request | None) -> tuple[str, Any]:
+    """The job's next event; a client that leaves meanwhile (queued or answered) cancels the job."""
     while True:
         try:
-            kind, value = await asyncio.wait_for(job.next_event(), DISCONNECT_POLL_S)
+            return await asyncio.wait_for(job.next_event(), DISCONNECT_POLL_S)
         except asyncio.TimeoutError:
             if request is not None and await request.is_disconnected():
                 job.cancel()
-            continue
+
+
+async def _result(job: Job, request: Request | None = None) -> Any:
+    """Wait for the job's result."""
+    while True:
+        kind, value = await _event(job, request)
         if kind == "done":
             return value
         if kind == "error":
@@ -221,7 +228,7 @@ async def _chat(worker: EngineWorker, config: ServeConfig, body: ChatRequest, re
 
     job = _submit(worker, work)
     try:
-        kind, value = await job.next_event()
+        kind, value = await _event(job, request)
         if kind == "error":
             raise _as_api_error(value)
         model = body.model

@@ -10,7 +10,7 @@ With the built-in SmolLM2 (greedy, the same question, the same threads):
     server, read through ragdesk's RemoteEngine (retrieval off: closed mode) vs
     read by a plain HTTP client; ratio = ragdesk / direct (target >= 0.95).
 Rounds alternate between the two sides of each ratio.
-Usage: python tests/benchmarks/bench_serve.py [--tokens 128] [--rounds 3] [--threads 2]
+Usage: python tests/benchmarks/bench_serve.py [--tokens 128] [--rounds 3] [--threads 2] [--answer-tokens 32]
 """
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--answer-tokens", type=int, default=32, help="tokens per answer in the throughput runs")
     args = ap.parse_args()
 
     from ragdesk.chat import ChatSession
@@ -146,9 +147,9 @@ def main() -> None:
         for mode, (local, served) in ttft.items():
             print(f"    {mode:<7} in-process {statistics.median(local) * 1000:7.0f} ms   "
                   f"over HTTP {statistics.median(served) * 1000:7.0f} ms")
-        print("(3) throughput of ragdesk serve (closed, 32 tokens per answer)")
+        print(f"(3) throughput of ragdesk serve (closed, {args.answer_tokens} tokens per answer)")
         for clients in (1, 4, 20):
-            throughput(chat_url, clients, {1: 4, 4: 2}.get(clients, 1))
+            throughput(chat_url, clients, {1: 4, 4: 2}.get(clients, 1), args.answer_tokens)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -165,13 +166,13 @@ def main() -> None:
         store.close()
 
 
-def throughput(chat_url: str, clients: int, per_client: int) -> None:
+def throughput(chat_url: str, clients: int, per_client: int, answer_tokens: int) -> None:
     latencies, tokens = [], []
 
     def client(i: int) -> None:
         for j in range(per_client):
             body = {"model": "closed", "messages": [{"role": "user", "content": f"Tell me a fact about number {i}{j}."}],
-                    "max_tokens": 32, "temperature": 0}
+                    "max_tokens": answer_tokens, "temperature": 0}
             r = stream_http(chat_url, body)
             latencies.append(r["total"])
             tokens.append(r["tokens"])
