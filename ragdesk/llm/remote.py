@@ -19,10 +19,8 @@ An adapter the server lists among its models needs no mapping.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -32,11 +30,9 @@ from ragdesk.llm.gguf_info import AdapterError, ModelInfo
 from ragdesk.llm.remote_protocol import (
     RemoteEngineError,
     ServerFacts,
-    StreamEvent,
+    StreamReader,
     TokenCounter,
     garbage,
-    parse_chunk,
-    parse_completion,
     read_facts,
     refused,
     too_slow,
@@ -46,7 +42,6 @@ from ragdesk.llm.remote_protocol import (
 __all__ = ["RemoteEngine", "RemoteEngineError", "RemotePrompt", "parse_adapter_map"]
 
 log = logging.getLogger(__name__)
-POLL_S = 0.05  # how often a waiting stream looks at its cancel flag
 
 
 @dataclass(frozen=True)
@@ -326,14 +321,14 @@ class RemoteEngine:
         from ragdesk.llm.prompt_format import AnswerFilter
 
         self._busy = True
-        reader = _StreamReader(self, body)
+        reader = StreamReader(self._http(), self.base_url, body, self.timeout)
         t0 = time.perf_counter()
         t_first = None
         produced, reason, usage = 0, "length", None
         shown = AnswerFilter(prompt.stop, lstrip=True)
         try:
             reader.start()
-            for event in reader.events(cancel, self.timeout):
+            for event in reader.events(cancel):
                 if event is None:
                     reason = "cancelled"
                     break
@@ -373,87 +368,3 @@ class RemoteEngine:
                                                     stop_reason=reason)
 
     generate = Generation.generate  # the whole answer at once, with its statistics
-
-
-@dataclass
-class _StreamReader:
-    """Reads one streamed answer on a helper thread, so waiting never blocks cancel or the timeout."""
-
-    engine: RemoteEngine
-    body: dict
-    _queue: "queue.Queue[Any]" = field(default_factory=queue.Queue)
-    _response: Any = None
-    _closed: bool = False
-    _thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="ragdesk-remote-stream", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        import httpx2
-
-        url = self.engine.base_url
-        try:
-            with self.engine._http().stream("POST", url + "/chat/completions", json=self.body) as response:
-                self._response = response
-                if self._closed:
-                    return
-                if response.status_code >= 400:
-                    raise refused(url, response.status_code, response.read())
-                if "text/event-stream" not in response.headers.get("content-type", ""):
-                    self._queue.put(parse_completion(url, response.read()))
-                    self._queue.put(StopIteration)
-                    return
-                for line in response.iter_lines():
-                    if self._closed:
-                        return
-                    if not line or line.startswith(":"):
-                        continue  # keep-alive comment or event separator
-                    if not line.startswith("data:"):
-                        if line.startswith(("event:", "id:", "retry:")):
-                            continue
-                        raise garbage(url, "a line of the event stream is not data", line)
-                    payload = line[5:].strip()
-                    if payload == "[DONE]":
-                        break
-                    self._queue.put(parse_chunk(url, payload))
-            self._queue.put(StopIteration)
-        except httpx2.TimeoutException:
-            self._queue.put(too_slow(url, self.engine.timeout))
-        except httpx2.HTTPError as exc:
-            if not self._closed:
-                self._queue.put(unreachable(url, exc) if self._response is None else
-                                RemoteEngineError(f"the engine at {url} broke off its answer ({exc or type(exc).__name__})"))
-        except Exception as exc:  # noqa: BLE001 - delivered to the reading thread
-            self._queue.put(exc)
-
-    def events(self, cancel: Callable[[], bool] | None, timeout: float) -> Iterator[StreamEvent | None]:
-        """Decoded events; None once ``cancel()`` is true. Raises the reader's error, or a timeout."""
-        last = time.monotonic()
-        while True:
-            if cancel is not None and cancel():
-                yield None
-                return
-            try:
-                item = self._queue.get(timeout=POLL_S)
-            except queue.Empty:
-                if time.monotonic() - last >= timeout:
-                    raise too_slow(self.engine.base_url, timeout) from None
-                continue
-            last = time.monotonic()
-            if item is StopIteration:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def close(self) -> None:
-        """Stop reading: closing the response tells the server the client has gone."""
-        self._closed = True
-        response = self._response
-        if response is not None:
-            try:
-                response.close()
-            except Exception:  # noqa: BLE001 - closing from another thread may race the reader
-                pass

@@ -1,4 +1,4 @@
-"""Talking to an OpenAI-compatible inference server: errors in words, server facts, token counts.
+"""Talking to an OpenAI-compatible inference server: errors in words, server facts, token counts, streams.
 
 :class:`~ragdesk.llm.remote.RemoteEngine` uses these helpers; nothing here
 knows about chat modes. Servers differ in what they reveal beyond the OpenAI
@@ -23,8 +23,11 @@ from __future__ import annotations
 
 import json
 import math
+import queue
+import threading
+import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 MESSAGE_OVERHEAD = 10  # tokens a chat template adds around one message, at most, for common templates
 ESTIMATE_BYTES_PER_TOKEN = 3
@@ -253,3 +256,95 @@ def parse_completion(url: str, body: bytes) -> StreamEvent:
         raise garbage(url, "the answer has no choices[0].message.content", body) from None
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
     return StreamEvent(text, choice.get("finish_reason"), usage, token=bool(text))
+
+
+# ---------------------------------------------------------------------------- reading a stream
+
+POLL_S = 0.05  # how often a waiting stream looks at its cancel flag
+
+
+class StreamReader:
+    """Reads one streamed chat completion on a helper thread, so waiting never blocks cancel or the timeout.
+
+    ``client`` is an ``httpx2.Client``; ``url`` the server's ``.../v1``; ``timeout`` how
+    long the server may stay silent.
+    """
+
+    def __init__(self, client: Any, url: str, body: dict, timeout: float) -> None:
+        self.client, self.url, self.body, self.timeout = client, url, body, timeout
+        self._queue: "queue.Queue[Any]" = queue.Queue()
+        self._response: Any = None
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="ragdesk-remote-stream", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import httpx2
+
+        url = self.url
+        try:
+            with self.client.stream("POST", url + "/chat/completions", json=self.body) as response:
+                self._response = response
+                if self._closed:
+                    return
+                if response.status_code >= 400:
+                    raise refused(url, response.status_code, response.read())
+                if "text/event-stream" not in response.headers.get("content-type", ""):
+                    self._queue.put(parse_completion(url, response.read()))
+                    self._queue.put(StopIteration)
+                    return
+                for line in response.iter_lines():
+                    if self._closed:
+                        return
+                    if not line or line.startswith(":"):
+                        continue  # keep-alive comment or event separator
+                    if not line.startswith("data:"):
+                        if line.startswith(("event:", "id:", "retry:")):
+                            continue
+                        raise garbage(url, "a line of the event stream is not data", line)
+                    payload = line[5:].strip()
+                    if payload == "[DONE]":
+                        break
+                    self._queue.put(parse_chunk(url, payload))
+            self._queue.put(StopIteration)
+        except httpx2.TimeoutException:
+            self._queue.put(too_slow(url, self.timeout))
+        except httpx2.HTTPError as exc:
+            if not self._closed:
+                self._queue.put(unreachable(url, exc) if self._response is None else
+                                RemoteEngineError(f"the engine at {url} broke off its answer ({exc or type(exc).__name__})"))
+        except Exception as exc:  # noqa: BLE001 - delivered to the reading thread
+            self._queue.put(exc)
+
+    def events(self, cancel: Callable[[], bool] | None) -> Iterator[StreamEvent | None]:
+        """Decoded events; None once ``cancel()`` is true. Raises the reader's error, or a timeout."""
+        last = time.monotonic()
+        while True:
+            if cancel is not None and cancel():
+                yield None
+                return
+            try:
+                item = self._queue.get(timeout=POLL_S)
+            except queue.Empty:
+                if time.monotonic() - last >= self.timeout:
+                    raise too_slow(self.url, self.timeout) from None
+                continue
+            last = time.monotonic()
+            if item is StopIteration:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Stop reading: closing the response tells the server the client has gone."""
+        self._closed = True
+        response = self._response
+        if response is not None:
+            try:
+                response.close()
+            except Exception:  # noqa: BLE001 - closing from another thread may race the reader
+                pass
