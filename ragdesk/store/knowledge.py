@@ -126,6 +126,45 @@ class KnowledgeStore:
         )
         return indexer.run(roots)
 
+    def sync_changes(
+        self,
+        folder: str | os.PathLike | None,
+        changed: Iterable[str | os.PathLike],
+        collection: str | None = None,
+        *,
+        progress: ProgressFn | None = None,
+        cancel: CancelFn | None = None,
+    ) -> IndexReport:
+        """Bring the collection in line with paths that changed inside one of its source folders.
+
+        Each path may be a file or folder, created, changed or gone; the
+        folder's rules (skip list, ignore files) apply to them as in a walk
+        of ``folder``. A gone path loses its rows; a renamed file keeps them.
+        With no folder (a source that is a single file) no rules apply.
+        """
+        from ragdesk.ingest import IngestRules
+
+        target = self.collection(collection)
+        indexer = Indexer(
+            self.conn,
+            target,
+            IngestRules.from_settings(self.settings),
+            self.embedder(target.embedding_model),
+            progress=progress,
+            cancel=cancel,
+        )
+        within = Path(os.path.abspath(folder)) if folder is not None else None
+        return indexer.run([Path(p) for p in changed], within=within, missing_ok=True)
+
+    def sources(self) -> dict[str, list[str]]:
+        """``{collection name: [source folders and files]}``, cheaply (no counts)."""
+        out: dict[str, list[str]] = {c.name: [] for c in coll.all_collections(self.conn)}
+        for name, path in self.conn.execute(
+            "SELECT c.name, s.path FROM sources s JOIN collections c ON c.id = s.collection_id ORDER BY c.name, s.path"
+        ):
+            out[name].append(path)
+        return out
+
     def resync(
         self, collection: str | None = None, *, progress: ProgressFn | None = None, cancel: CancelFn | None = None
     ) -> IndexReport:
