@@ -19,6 +19,8 @@ _JOB_FAILURE_TITLES = {
     "forget": "Could not forget the folder",
     "create": "Could not create the collection",
     "delete": "Could not delete the collection",
+    "sync": "Live sync failed",
+    "catchup": "Live sync failed",
 }
 
 
