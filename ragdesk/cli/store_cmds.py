@@ -80,6 +80,12 @@ class _ProgressBar:
         )
 
 
+no_ignore_option = click.option(
+    "--no-ignore", is_flag=True,
+    help="Do not read .gitignore, .git/info/exclude or .ragdeskignore (the skip list still applies).",
+)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--collection", "-c", help="Collection to add to (created if new; default: the default collection).")
@@ -90,10 +96,7 @@ class _ProgressBar:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-@click.option(
-    "--no-ignore", is_flag=True,
-    help="Do not read .gitignore, .git/info/exclude or .ragdeskignore (the skip list still applies).",
-)
+@no_ignore_option
 @click.option("--verbose", "-v", is_flag=True, help="List every file and folder left out by a rule.")
 def index(
     paths: tuple[str, ...],

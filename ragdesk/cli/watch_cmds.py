@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ragdesk.cli.root import cli, ctrl_c_sets, fail
-from ragdesk.cli.store_cmds import open_store, user_errors
+from ragdesk.cli.store_cmds import no_ignore_option, open_store, user_errors
 
 TOTALS = ("added", "updated", "moved", "removed", "chunks_added")
 
@@ -68,13 +68,11 @@ class WatchLog:
 @click.argument("folders", nargs=-1, type=click.Path())
 @click.option(
     "--collection", "-c",
-    help="Collection to keep in sync (with FOLDERs: to add them to; default: every collection, or the default one).",
+    help="Collection to keep in sync (default: every collection; with FOLDERs: the default collection, "
+    "which they are added to).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line for each sync, and at the end.")
-@click.option(
-    "--no-ignore", is_flag=True,
-    help="Do not read .gitignore, .git/info/exclude or .ragdeskignore (the skip list still applies).",
-)
+@no_ignore_option
 @click.option("--quiet-period", type=click.FloatRange(0.05, 60), default=1.0, show_default=True,
               help="Seconds without changes before a burst is synced.")
 @click.option("--max-wait", type=click.FloatRange(0.1, 600), default=5.0, show_default=True,

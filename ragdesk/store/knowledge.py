@@ -105,8 +105,6 @@ class KnowledgeStore:
         cancel: CancelFn | None = None,
     ) -> IndexReport:
         """Add or re-sync files and folders; only new and changed files are processed."""
-        from ragdesk.ingest import IngestRules
-
         target = self.ensure_collection(collection)
         roots = [Path(os.path.abspath(os.path.expanduser(str(r)))) for r in roots]
         with db.transaction(self.conn):
@@ -116,15 +114,13 @@ class KnowledgeStore:
                         "INSERT OR IGNORE INTO sources (collection_id, path, added_at) VALUES (?, ?, ?)",
                         (target.id, str(root), time.time()),
                     )
-        indexer = Indexer(
-            self.conn,
-            target,
-            IngestRules.from_settings(self.settings),
-            self.embedder(target.embedding_model),
-            progress=progress,
-            cancel=cancel,
-        )
-        return indexer.run(roots)
+        return self._indexer(target, progress, cancel).run(roots)
+
+    def _indexer(self, target: Collection, progress: ProgressFn | None, cancel: CancelFn | None) -> Indexer:
+        from ragdesk.ingest import IngestRules
+
+        rules = IngestRules.from_settings(self.settings)
+        return Indexer(self.conn, target, rules, self.embedder(target.embedding_model), progress=progress, cancel=cancel)
 
     def sync_changes(
         self,
@@ -142,19 +138,9 @@ class KnowledgeStore:
         of ``folder``. A gone path loses its rows; a renamed file keeps them.
         With no folder (a source that is a single file) no rules apply.
         """
-        from ragdesk.ingest import IngestRules
-
         target = self.collection(collection)
-        indexer = Indexer(
-            self.conn,
-            target,
-            IngestRules.from_settings(self.settings),
-            self.embedder(target.embedding_model),
-            progress=progress,
-            cancel=cancel,
-        )
         within = Path(os.path.abspath(folder)) if folder is not None else None
-        return indexer.run([Path(p) for p in changed], within=within, missing_ok=True)
+        return self._indexer(target, progress, cancel).run([Path(p) for p in changed], within=within, missing_ok=True)
 
     def sources(self) -> dict[str, list[str]]:
         """``{collection name: [source folders and files]}``, cheaply (no counts)."""
