@@ -107,6 +107,20 @@ def test_git_info_exclude_and_the_repository_top_apply_to_a_subfolder(tmp_path):
     }
 
 
+def test_a_folder_the_user_names_inside_an_ignored_place_is_walked(tmp_path):
+    home = tmp_path / "home"
+    touch(home / ".git" / "HEAD", "ref: refs/heads/main\n")  # a dotfiles repository at the top of home
+    touch(home / ".gitignore", "*\n!.bashrc\n")
+    touch(home / "notes" / "ideas.md")
+    touch(home / "notes" / ".gitignore", "drafts/\n")
+    touch(home / "notes" / "drafts" / "d.md")
+    items = list(walk([home / "notes"], RULES))
+    assert files_of(items, home) == ["notes/ideas.md"]  # the user's choice wins over `*` above it
+    assert ignored_of(items, home) == {"notes/drafts/": f".gitignore:1 `drafts/` in {home / 'notes'}"}
+    # The same when the folder is watched and a change inside it is synced.
+    assert files_of(walk([home / "notes" / "ideas.md"], RULES, within=home / "notes"), home) == ["notes/ideas.md"]
+
+
 def test_the_setting_turns_ignore_files_off_but_not_the_skip_list(tmp_path):
     root = make_project(tmp_path / "proj")
     touch(root / "node_modules" / "pkg" / "readme.md")

@@ -47,6 +47,7 @@ class IgnoreFile:
 
         self.file = file
         self.base = base
+        self.prefix = str(base).rstrip(os.sep) + os.sep  # string work: pathlib is the walk's bottleneck
         self.lines = [line.rstrip("\r\n") for line in lines]
         # Blank lines become comments so that pattern index + 1 is the line number.
         self.spec = pathspec.GitIgnoreSpec.from_lines(
@@ -100,15 +101,15 @@ class IgnoreStack:
             return self
         return IgnoreStack(self.files + tuple(added))
 
-    def match(self, path: Path, is_dir: bool) -> IgnoreRule | None:
-        """The rule that ignores ``path``, or None if it is not ignored."""
+    def match(self, path: str | os.PathLike, is_dir: bool) -> IgnoreRule | None:
+        """The rule that ignores ``path`` (absolute), or None if it is not ignored."""
+        path = os.fspath(path)
         for ignore_file in reversed(self.files):
-            try:
-                rel = path.relative_to(ignore_file.base).as_posix()
-            except ValueError:
+            if not path.startswith(ignore_file.prefix):
                 continue
-            if rel == ".":
-                continue
+            rel = path[len(ignore_file.prefix):]
+            if os.sep != "/":
+                rel = rel.replace(os.sep, "/")
             decided = ignore_file.decide(rel + "/" if is_dir else rel)
             if decided is not None:
                 ignored, rule = decided

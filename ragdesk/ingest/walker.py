@@ -106,13 +106,16 @@ def _rules_above(path: Path, is_dir: bool, rules: IngestRules, within: Path | No
     As in git, the ``.gitignore`` files between the repository's top and
     ``path`` apply below it. A root the user named is never left out, but one
     inside a watched folder (``within``) is, by any rule that would have left
-    it out of a walk of that folder.
+    it out of a walk of that folder. When what the user named lies in a place
+    the ignore files above it exclude (a home folder under a dotfiles
+    repository ignoring ``*``), the user's choice wins: those files are dropped.
     """
     top = repository_top(path.parent) if rules.respect_ignore_files else None
     if within is not None and (top is None or not _is_under(within, top)):
         top = within
     if top is None or path == top or not _is_under(path, top):
         return IgnoreStack(), None
+    named = within or path  # what the user chose to index
     ignores = IgnoreStack()
     folder = top
     for part in path.relative_to(top).parts:
@@ -120,7 +123,10 @@ def _rules_above(path: Path, is_dir: bool, rules: IngestRules, within: Path | No
             ignores = ignores.entering(folder, listing_names(folder))
         here = folder / part
         here_is_dir = is_dir or here != path
-        if within is not None and here != within and _is_under(here, within):
+        if _is_under(named, here):  # at or above what the user named
+            if ignores and ignores.match(here, here_is_dir) is not None:
+                ignores = IgnoreStack()
+        else:
             reason = _rule_for(part, here, here_is_dir, rules, ignores)
             if reason is None and here_is_dir:
                 reason = _env_marker(here)
@@ -134,7 +140,7 @@ def _is_under(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def _rule_for(name: str, path: Path, is_dir: bool, rules: IngestRules, ignores: IgnoreStack) -> str | None:
+def _rule_for(name: str, path: str | Path, is_dir: bool, rules: IngestRules, ignores: IgnoreStack) -> str | None:
     """The rule that leaves out a folder entry, as the user reads it, or None."""
     if rules.skip_hidden and name.startswith("."):
         return HIDDEN_RULE
@@ -185,7 +191,7 @@ def _walk_dir(root: Path, root_st: os.stat_result, rules, seen_dirs, seen_files,
             if not (rules.skip_hidden and name.startswith(".")):
                 yield Skipped(path, "unsupported file type", "unsupported")
             continue
-        reason = _rule_for(name, path, is_dir, rules, ignores)
+        reason = _rule_for(name, entry.path, is_dir, rules, ignores)
         if reason is not None:
             yield Skipped(path, reason, "ignored", folder=is_dir)
             continue
