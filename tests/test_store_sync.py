@@ -174,3 +174,16 @@ def test_index_lists_what_rules_left_out_and_no_ignore_turns_them_off(tmp_path):
     # --no-ignore: the ignored files come in; the skip list still holds.
     data = json.loads(run_cli(home, "index", "--json", "--no-ignore", str(root)).stdout)
     assert data["added"] == 5 and {i["rule"] for i in data["ignored"]} == {"skip list `node_modules`"}
+
+
+def test_catch_up_syncs_present_sources_and_leaves_a_missing_one_alone(store, tmp_path):
+    here = write_docs(tmp_path / "here")
+    drive = write_docs(tmp_path / "drive")
+    store.index([here, drive])
+    (here / "alpha.txt").unlink()
+    (here / "later.md").write_text("Written while the app was closed.")
+    drive.rename(tmp_path / "unplugged")  # a drive that is not plugged in at start
+    (report,) = store.catch_up()
+    assert (report.added, report.removed, report.skipped) == (1, 1, [])
+    left = {r[0] for r in store.conn.execute("SELECT path FROM documents")}
+    assert {p for p in left if p.startswith(str(drive))} == {str(drive / rel) for rel in DOCS}

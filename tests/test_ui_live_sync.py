@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import copy
-
 from test_store import write_docs
 from ui_screenshots import WAIT_MS, drop, make_window, save_screenshot, test_settings, wait_job  # noqa: F401
 
+from ragdesk.settings import Settings
 from ragdesk.store import KnowledgeStore
 
 
@@ -51,12 +50,18 @@ def test_the_library_follows_files_created_renamed_and_deleted_while_the_app_run
     qtbot.waitUntil(lambda: panel.activity.topLevelItem(0).text(1) == "Forgot", timeout=WAIT_MS)
     save_screenshot(window, "library-live-sync")
 
-    # Live sync off in the settings: nothing is watched any more.
-    settings = copy.deepcopy(window.controller.settings)
-    settings.live_sync = False
-    window.controller.apply_settings(settings)
+    # Live sync and the ignore files, off in the Settings dialog: nothing is watched any more.
+    dialog = window.open_settings()
+    assert dialog.live_sync.isChecked() and dialog.ignore_files.isChecked()
+    dialog.live_sync.setChecked(False)
+    dialog.ignore_files.setChecked(False)
+    dialog.accept()
     qtbot.waitUntil(lambda: live.folders == [], timeout=WAIT_MS)
     assert panel.status.text() == "Live sync is off (Settings)"
+    assert live.worker.watcher is None
+    qtbot.waitUntil(lambda: window.controller.index_worker.settings.respect_ignore_files is False, timeout=WAIT_MS)
+    saved = Settings.load()
+    assert (saved.live_sync, saved.respect_ignore_files) == (False, False)
 
 
 def test_a_finished_index_lists_what_ignore_rules_left_out(make_window, qtbot, tmp_path):

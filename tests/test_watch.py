@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -140,8 +141,6 @@ def test_folders_created_renamed_and_deleted(store, watched):
     assert sum(r.chunks_added for r in reports) == 0 and sum(r.moved for r in reports) == 3
     assert {name: rows for name, rows in chunk_rows(store).items() if name.startswith("n")} == vectors
 
-    import shutil
-
     shutil.rmtree(root / "archive")
     sync_until(watcher, store, lambda: not want & doc_paths(store), "folder deleted")
     assert orphan_counts(store) == {}
@@ -213,6 +212,23 @@ def test_single_file_sources_and_nested_sources(store, tmp_path):
     assert str(tmp_path / "neighbour.md") not in doc_paths(store)
     # A change inside a nested source is synced once, through the innermost source.
     assert sum(1 for r in reports for _, p, _ in r.changes if p.endswith("inner.md")) == 1
+
+
+def test_a_folder_that_cannot_be_watched_is_named_and_the_others_are_watched(store, tmp_path):
+    kept = write_docs(tmp_path / "kept")
+    gone = write_docs(tmp_path / "gone")
+    store.index([kept, gone])
+    targets = targets_for(store.sources())
+    shutil.rmtree(gone)  # removed between reading the sources and watching them
+    watcher = FolderWatcher(targets, IngestRules.from_settings(store.settings), quiet_s=0.3)
+    watcher.start()
+    try:
+        assert [p for p, _ in watcher.problems] == [str(gone)]
+        assert watcher.problems[0][1].startswith("cannot watch: no such file")
+        (kept / "later.md").write_text("Sea ice thins each summer.")
+        sync_until(watcher, store, lambda: str(kept / "later.md") in doc_paths(store), "kept folder")
+    finally:
+        watcher.stop()
 
 
 def start_watch(home: Path, *args: str) -> tuple[subprocess.Popen, queue.Queue]:

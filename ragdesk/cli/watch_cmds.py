@@ -120,9 +120,8 @@ def watch(
         # Watch first, then catch up: a change made during the catch-up is not missed.
         watcher.start()
         with ctrl_c_sets(stop, "Stopping", sigterm=True):
-            for name, paths in sources.items():
-                if paths and not stop.is_set():
-                    log.report(store.index(paths, name, cancel=stop.is_set), "catch-up")
+            for report in store.catch_up(sources, cancel=stop.is_set):
+                log.report(report, "catch-up")
             _announce(log, watcher)
             while not stop.is_set():
                 batch = watcher.take(timeout=0.25)

@@ -142,6 +142,21 @@ class KnowledgeStore:
         within = Path(os.path.abspath(folder)) if folder is not None else None
         return self._indexer(target, progress, cancel).run([Path(p) for p in changed], within=within, missing_ok=True)
 
+    def catch_up(
+        self, sources: dict[str, list[str]] | None = None, *, cancel: CancelFn | None = None
+    ) -> list[IndexReport]:
+        """Re-sync the sources (by default every collection's) that exist now; one report per collection.
+
+        A source that is missing is left alone rather than emptied: it may be a
+        drive that is not plugged in. Cheap when nothing changed (size and mtime).
+        """
+        reports = []
+        for name, paths in (self.sources() if sources is None else sources).items():
+            present = [p for p in paths if os.path.exists(p)]
+            if present and not (cancel is not None and cancel()):
+                reports.append(self.index(present, name, cancel=cancel))
+        return reports
+
     def sources(self) -> dict[str, list[str]]:
         """``{collection name: [source folders and files]}``, cheaply (no counts)."""
         out: dict[str, list[str]] = {c.name: [] for c in coll.all_collections(self.conn)}

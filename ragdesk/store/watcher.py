@@ -10,6 +10,7 @@ thread: ``ragdesk watch`` in its main loop, the app on its index worker.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from dataclasses import dataclass
@@ -87,6 +88,9 @@ class FolderWatcher:
 
         self._observer = Observer()
         self._observer.daemon = True
+        # Started before scheduling: a running observer sets each watch up in ``schedule``,
+        # so a folder that can't be watched fails alone, there, instead of failing ``start``.
+        self._observer.start()
         handler = _Handler(self)
         recursive = sorted({t.folder for t in self.targets if not t.is_file}, key=lambda p: len(p.parts))
         scheduled: list[Path] = []
@@ -97,14 +101,17 @@ class FolderWatcher:
         for target in self.targets:
             if target.is_file and not any(s == target.folder or s in target.folder.parents for s in scheduled):
                 self._schedule(handler, target.folder, False, scheduled)
-        self._observer.start()
 
     def _schedule(self, handler, folder: Path, recursive: bool, scheduled: list[Path]) -> None:
         try:
             self._observer.schedule(handler, str(folder), recursive=recursive)
         except OSError as exc:  # e.g. the inotify watch limit, or the folder vanished
             log.warning("cannot watch %s: %s", folder, exc)
-            self.problems.append((str(folder), f"cannot watch: {(exc.strerror or str(exc)).lower()}"))
+            if exc.errno in (errno.ENOSPC, errno.EMFILE):  # what inotify says when its limits are reached
+                why = "too many folders for the system's file watch limit (fs.inotify.max_user_watches)"
+            else:
+                why = (exc.strerror or str(exc)).lower()
+            self.problems.append((str(folder), f"cannot watch: {why}"))
             return
         scheduled.append(folder)
 

@@ -6,9 +6,9 @@ thread) and polls it for ready batches. :class:`LiveSync`, on the GUI thread,
 turns each batch into a ``sync`` job for the index worker, so syncs queue
 behind the user's own library jobs and never write at the same time, and
 keeps what the Library shows: the folders watched, the last sync, the recent
-changes. At start it asks for one ``catchup`` job: a re-sync of every
-collection, cheap when nothing changed (size and mtime), for what changed
-while the app was closed.
+changes. When watching begins (at start, or live sync switched back on) it
+asks for one ``catchup`` job: a re-sync of every collection, cheap when
+nothing changed (size and mtime), for what changed while nothing watched.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class Activity:
 
     when: float
     collection: str
-    change: str  # added | updated | moved | removed | skipped
+    change: str  # added | updated | moved | removed | skipped | failed
     path: str
     detail: str = ""  # the old path of a move, the reason of a skip
 
@@ -154,7 +154,6 @@ class LiveSync(QObject):
         self.last_sync: float | None = None
         self.activity: deque[Activity] = deque(maxlen=MAX_ACTIVITY)
         self.pending: dict[int, IndexJob] = {}  # sync jobs sent and not finished
-        self._caught_up = False
         self.worker = WatchWorker(copy.deepcopy(controller.settings), controller.db_path)
         self.thread = WorkerThread(self.worker, "ragdesk-watch")
         self._rewatch.connect(self.worker.rewatch)
@@ -168,9 +167,10 @@ class LiveSync(QObject):
         return bool(self.controller.settings.live_sync)
 
     def _on_watching(self, folders, problems) -> None:
+        was_watching = bool(self.folders)
         self.folders, self.problems = list(folders), list(problems)
-        if folders and not self._caught_up:
-            self._caught_up = True
+        if folders and not was_watching:
+            # At start, or live sync switched back on: what changed meanwhile was not seen.
             self._send(IndexJob(next(self.controller._ids), "catchup", ""))
         self.changed.emit()
 
@@ -194,7 +194,10 @@ class LiveSync(QObject):
         if job.kind in LIVE_JOB_KINDS:
             self.pending.pop(job.id, None)
             self.last_sync = time.time()
-            self.activity.extend(activities(job.result, self.last_sync))
+            if job.state == "failed":
+                self.activity.append(Activity(self.last_sync, "", "failed", ", ".join(job.paths[:3]), job.error))
+            else:
+                self.activity.extend(activities(job.result, self.last_sync))
             self.changed.emit()
         elif job.kind in ("index", "resync", "forget", "delete"):
             self._rewatch.emit()  # the collections' folders may have changed

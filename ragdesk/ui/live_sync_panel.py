@@ -8,7 +8,10 @@ from pathlib import PurePath
 from ragdesk.ui.models import plural
 from ragdesk.ui.qt import QFrame, QHBoxLayout, QLabel, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-_VERBS = {"added": "Added", "updated": "Updated", "moved": "Moved", "removed": "Forgot", "skipped": "Skipped"}
+_VERBS = {
+    "added": "Added", "updated": "Updated", "moved": "Moved", "removed": "Forgot", "skipped": "Skipped",
+    "failed": "Failed",
+}
 
 
 def status_text(live_sync) -> str:

@@ -283,11 +283,7 @@ class IndexWorker(StoreWorker):
 
                 job.result = sync_batch(self.store, job.batch, cancel=job.cancel.is_set)
             elif job.kind == "catchup":  # what changed while the app was closed (cheap if nothing did)
-                job.result = [
-                    self.store.index(paths, name, cancel=job.cancel.is_set)
-                    for name, paths in self.store.sources().items()
-                    if paths
-                ]
+                job.result = self.store.catch_up(cancel=job.cancel.is_set)
             else:
                 raise ValueError(f"unknown library job {job.kind!r}")
         except Exception as exc:  # noqa: BLE001
