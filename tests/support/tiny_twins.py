@@ -170,7 +170,9 @@ def _metadata(w, recipe: Recipe, config: dict) -> None:
     w.add_block_count(config["num_hidden_layers"])
     w.add_feed_forward_length(config["intermediate_size"])
     w.add_head_count(config["num_attention_heads"])
-    w.add_head_count_kv(config["num_key_value_heads"])
+    kv_heads = config["num_key_value_heads"]
+    # llama.cpp's converter writes Granite 4's KV head count per layer (0 for Mamba layers).
+    w.add_head_count_kv([kv_heads] * config["num_hidden_layers"] if recipe.arch == "granite" else kv_heads)
     w.add_key_length(head_dim)
     w.add_value_length(head_dim)
     w.add_layer_norm_rms_eps(config["rms_norm_eps"])
