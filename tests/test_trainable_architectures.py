@@ -154,9 +154,16 @@ def _nothing_trained(name: str) -> bool:
 
 def test_a_gguf_transformers_cannot_rebuild_is_refused_with_the_way_out(store, tmp_path):
     twin = build_twin("smollm3", tmp_path)
-    with pytest.raises(BaseModelError, match=r"cannot rebuild a smollm3 model faithfully from its GGUF file; "
-                                             r"train on the model's original weights instead: --base .* --model "):
+    with pytest.raises(BaseModelError, match=r"cannot rebuild a smollm3 model faithfully from its GGUF file; use "
+                                             r"the model's original weights as the base instead.*--base .* --model "):
         run_job(TrainRequest(name="smol", base=str(twin.gguf_path), method="qa", qa_pairs=PAIRS), store=store)
+    # Pulled from the catalogue, the GGUF's original weights are known and named.
+    from ragdesk.llm.registry import ModelRegistry
+
+    entry = catalogue.find("smollm3-3b")
+    ModelRegistry(store.conn).add(twin.gguf_path, name=entry.name, source=entry.source)
+    with pytest.raises(BaseModelError, match=r"--base HuggingFaceTB/SmolLM3-3B --model smollm3-3b\)$"):
+        run_job(TrainRequest(name="smol", base="smollm3-3b", method="qa", qa_pairs=PAIRS), store=store)
     assert _nothing_trained("smol")
 
 

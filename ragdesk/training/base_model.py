@@ -205,8 +205,9 @@ def check_trainable(source: BaseSource, target: ModelShape, hf_config: Any = Non
         where = weights_hint or "<its Hugging Face folder or hub id>"
         gguf = source.ref if Path(source.ref).stem == source.name else source.name  # a file, or a model name
         raise BaseModelError(
-            f"transformers cannot rebuild a {arch.name} model faithfully from its GGUF file; train on the "
-            f"model's original weights instead: --base {where} --model {gguf}"
+            f"transformers cannot rebuild a {arch.name} model faithfully from its GGUF file; use the model's "
+            f"original weights as the base instead, {where}, with {source.name} as the model the adapter is "
+            f"for (on the command line: --base {where} --model {gguf})"
         )
     return arch
 
