@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
 GATED_MLP = ("gate_proj", "up_proj", "down_proj")
-# The module names a Mamba layer uses in transformers' GraniteMoeHybrid config.
+# How a GraniteMoeHybrid config names its Mamba layers (the original name, and transformers' own).
 _MAMBA_LAYER_TYPES = ("mamba", "linear_attention")
 
 
@@ -51,21 +51,24 @@ class Architecture:
 
 
 TRAINABLE: dict[str, Architecture] = {a.name: a for a in (
-    Architecture("llama", ("llama", "mistral"), True, ATTENTION + GATED_MLP, True),
-    Architecture("qwen2", ("qwen2",), False, ATTENTION + GATED_MLP, True),
-    Architecture("qwen3", ("qwen3",), False, ATTENTION + GATED_MLP, True),
-    Architecture("gemma2", ("gemma2",), False, ATTENTION + GATED_MLP, True),
-    Architecture("gemma3", ("gemma3", "gemma3_text"), False, ATTENTION + GATED_MLP, True),
+    Architecture("llama", ("llama", "mistral"), permute_qk=True, lora_targets=ATTENTION + GATED_MLP, from_gguf=True),
+    Architecture("qwen2", ("qwen2",), permute_qk=False, lora_targets=ATTENTION + GATED_MLP, from_gguf=True),
+    Architecture("qwen3", ("qwen3",), permute_qk=False, lora_targets=ATTENTION + GATED_MLP, from_gguf=True),
+    Architecture("gemma2", ("gemma2",), permute_qk=False, lora_targets=ATTENTION + GATED_MLP, from_gguf=True),
+    Architecture("gemma3", ("gemma3", "gemma3_text"), permute_qk=False, lora_targets=ATTENTION + GATED_MLP,
+                 from_gguf=True),
     # Phi-3 and Phi-4-mini keep Q, K and V in one matrix and gate and up in another,
     # in transformers and in llama.cpp alike: the LoRA targets the fused modules.
     # transformers' GGUF loader drops their partial rotary and long-RoPE factors, so the
     # model it rebuilds is not the one llama.cpp runs: training needs the original weights.
-    Architecture("phi3", ("phi3",), False, ("qkv_proj", "o_proj", "gate_up_proj", "down_proj"), False),
-    Architecture("smollm3", ("smollm3",), True, ATTENTION + GATED_MLP, False),
+    Architecture("phi3", ("phi3",), permute_qk=False, lora_targets=("qkv_proj", "o_proj", "gate_up_proj", "down_proj"),
+                 from_gguf=False),
+    # transformers' GGUF loader knows neither SmolLM3 nor Granite.
+    Architecture("smollm3", ("smollm3",), permute_qk=True, lora_targets=ATTENTION + GATED_MLP, from_gguf=False),
     # Granite 3 (granite) and the dense Granite 4 models (granitemoehybrid without Mamba
     # layers or experts), whose fused gate+up llama.cpp's converter splits in two.
-    Architecture("granite", ("granite", "granitemoehybrid"), True,
-                 ATTENTION + GATED_MLP + ("input_linear", "output_linear"), False,
+    Architecture("granite", ("granite", "granitemoehybrid"), permute_qk=True,
+                 lora_targets=ATTENTION + GATED_MLP + ("input_linear", "output_linear"), from_gguf=False,
                  splits={"shared_mlp.input_linear": ("mlp.gate_proj", "mlp.up_proj")},
                  aliases={"shared_mlp.output_linear": "mlp.down_proj"}),
 )}
