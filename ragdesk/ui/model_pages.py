@@ -141,7 +141,7 @@ class DownloadPage(QWidget):
         self.total_memory = total_memory or machine_fit.machine_memory()
         self.recommended = machine_fit.recommend(self.total_memory)
         box = QVBoxLayout(self)
-        box.addWidget(QLabel("<b>Recommended small models</b> (4-bit, run well on a laptop's CPU)", self))
+        box.addWidget(QLabel("<b>Recommended small models</b> (quantized, they run well on a laptop's CPU)", self))
         self.tree = _tree(self, CATALOGUE_COLUMNS, "catalogue")
         bold = QFont(self.tree.font())
         bold.setBold(True)
