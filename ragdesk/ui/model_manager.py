@@ -52,6 +52,7 @@ class ModelManagerDialog(QDialog):
 
     ``registry_factory()`` returns a ModelRegistry on a connection of its own; it is
     called on the worker thread, which is the only user of that registry.
+    ``total_memory`` (bytes) is the memory the recommendation is for (this computer's when None).
     """
 
     modelsChanged = Signal()  # the set of installed models or adapters changed
@@ -60,9 +61,10 @@ class ModelManagerDialog(QDialog):
     _submit = Signal(object)  # queued into the worker
 
     def __init__(self, parent: QWidget | None = None, registry_factory: Callable[[], object] | None = None,
-                 settings=None) -> None:
+                 total_memory: int | None = None, settings=None) -> None:
         """With ``settings``, an Engine tab chooses where answers are generated (see engine_panel)."""
         super().__init__(parent)
+        self.total_memory = total_memory  # bytes; None: this computer's (for the recommendation)
         self.settings = settings
         self.engine_panel = None
         self.setObjectName("modelManager")
@@ -92,7 +94,7 @@ class ModelManagerDialog(QDialog):
             "downloads come from the Hugging Face hub.", self)
         intro.setWordWrap(True)
         layout.addWidget(intro)
-        self.installed_page, self.download_page = InstalledPage(self), DownloadPage(self)
+        self.installed_page, self.download_page = InstalledPage(self), DownloadPage(self, self.total_memory)
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.installed_page, "Installed")
         self.tabs.addTab(self.download_page, "Download")
