@@ -8,6 +8,7 @@ citations panel.
 
 from __future__ import annotations
 
+from ragdesk.ui import icons
 from ragdesk.ui.message_card import MessageCard
 from ragdesk.ui.models import ChatEntry
 from ragdesk.ui.qt import (
@@ -26,23 +27,25 @@ from ragdesk.ui.qt import (
     QWidget,
     Signal,
 )
+from ragdesk.ui.style import SPACE, set_look, set_primary
 
+FIRST_RUN_TITLE = "Ask questions about your own documents"
 FIRST_RUN_HINT = """
-<h3>Ask questions about your own documents</h3>
 <ol>
 <li><b>Add documents:</b> drop folders or files on the Library at the left. They are indexed on
 this computer, and searching them works right away, with no language model.</li>
 <li><b>Load a language model:</b> the built-in SmolLM2 works offline; get others from the Models button.</li>
 <li><b>Ask.</b> Answers cite the passages they use: click a <b>[1]</b> marker to read it in context.</li>
 </ol>
-<p>Switch between RAG, merged-LoRA and hybrid answers at the top (Ctrl+1, Ctrl+2, Ctrl+3).</p>
 """
+FIRST_RUN_FOOTNOTE = "Switch between RAG, merged-LoRA and hybrid answers at the top (Ctrl+1, Ctrl+2, Ctrl+3)."
 
 
 class ChatInput(QPlainTextEdit):
     """Enter sends, Shift+Enter starts a new line; grows to a few lines as you type."""
 
     submitted = Signal(str)
+    MIN_LINES = 2  # room for the placeholder, which says what Enter does
     MAX_LINES = 6
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -55,7 +58,7 @@ class ChatInput(QPlainTextEdit):
 
     def _fit(self, *_args) -> None:
         line = self.fontMetrics().lineSpacing()
-        lines = min(max(int(self.document().size().height()), 1), self.MAX_LINES)
+        lines = min(max(int(self.document().size().height()), self.MIN_LINES), self.MAX_LINES)
         margins = self.contentsMargins().top() + self.contentsMargins().bottom()
         self.setFixedHeight(int(lines * line + 2 * self.document().documentMargin() + margins + 4))
 
@@ -84,19 +87,25 @@ class ModelBanner(QFrame):
         super().__init__(parent)
         self.setObjectName("modelBanner")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 8, 12, 8)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(SPACE["lg"], SPACE["md"], SPACE["lg"], SPACE["md"])
+        layout.setSpacing(SPACE["sm"])
         self.message = QLabel(self)
         self.message.setObjectName("modelBannerText")
         self.message.setWordWrap(True)
-        layout.addWidget(self.message, 1)
+        layout.addWidget(self.message)
+        buttons = QHBoxLayout()
+        buttons.setSpacing(SPACE["sm"])
+        layout.addLayout(buttons)
         self.load_default = QPushButton("Load default model", self)
         self.load_default.setObjectName("loadDefaultModel")
+        set_primary(self.load_default)
         self.load_default.clicked.connect(self.loadDefaultRequested)
         self.manage = QPushButton("Models…", self)
         self.manage.clicked.connect(self.manageModelsRequested)
-        layout.addWidget(self.load_default)
-        layout.addWidget(self.manage)
+        buttons.addWidget(self.load_default)
+        buttons.addWidget(self.manage)
+        buttons.addStretch(1)
 
     def show_needed(self, default_available: bool) -> None:
         self.message.setText(
@@ -123,6 +132,7 @@ class ChatView(QWidget):
     entrySelected = Signal(object)  # ChatEntry
     loadDefaultRequested = Signal()
     manageModelsRequested = Signal()
+    addFolderRequested = Signal()
 
     FLUSH_MS = 40
 
@@ -137,24 +147,17 @@ class ChatView(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(6)
+        layout.setSpacing(0)
         self.banner = ModelBanner(self)
         self.banner.loadDefaultRequested.connect(self.loadDefaultRequested)
         self.banner.manageModelsRequested.connect(self.manageModelsRequested)
-        layout.addWidget(self.banner)
+        banner_row = QHBoxLayout()
+        banner_row.setContentsMargins(SPACE["lg"], SPACE["md"], SPACE["lg"], 0)
+        banner_row.addWidget(self.banner)
+        layout.addLayout(banner_row)
 
         self.pages = QStackedWidget(self)
-        # The hint is a left-aligned block, centred in the empty page.
-        self.hint = QWidget(self)
-        hint_row = QHBoxLayout(self.hint)
-        self.hint_label = QLabel(FIRST_RUN_HINT, self.hint)
-        self.hint_label.setObjectName("chatHint")
-        self.hint_label.setWordWrap(True)
-        self.hint_label.setMaximumWidth(560)
-        self.hint_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        hint_row.addStretch(1)
-        hint_row.addWidget(self.hint_label, 4)
-        hint_row.addStretch(1)
+        self.hint = self._empty_state()
         self.pages.addWidget(self.hint)
         self.scroll = QScrollArea(self)
         self.scroll.setWidgetResizable(True)
@@ -162,8 +165,8 @@ class ChatView(QWidget):
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.container = QWidget(self.scroll)
         self.cards_layout = QVBoxLayout(self.container)
-        self.cards_layout.setContentsMargins(8, 8, 8, 8)
-        self.cards_layout.setSpacing(8)
+        self.cards_layout.setContentsMargins(SPACE["lg"], SPACE["lg"], SPACE["lg"], SPACE["lg"])
+        self.cards_layout.setSpacing(SPACE["md"])
         self.cards_layout.addStretch(1)
         self.scroll.setWidget(self.container)
         self.pages.addWidget(self.scroll)
@@ -172,8 +175,12 @@ class ChatView(QWidget):
         bar.rangeChanged.connect(self._follow)
         bar.valueChanged.connect(lambda v: setattr(self, "_stick_to_bottom", v >= bar.maximum() - 24))
 
-        row = QHBoxLayout()
-        row.setContentsMargins(8, 0, 8, 8)
+        # The composer: the input box with Send (or Stop) inside one rounded frame.
+        self.composer = QFrame(self)
+        self.composer.setObjectName("composer")
+        row = QHBoxLayout(self.composer)
+        row.setContentsMargins(SPACE["md"], SPACE["sm"], SPACE["sm"], SPACE["sm"])
+        row.setSpacing(SPACE["sm"])
         self.input = ChatInput(self)
         self.input.setAcceptDrops(False)  # files dropped here go to the window: they get indexed
         self.input.submitted.connect(self._submit)
@@ -182,15 +189,21 @@ class ChatView(QWidget):
         self.send_button.setObjectName("sendButton")
         self.send_button.setToolTip("Send (Enter). Shift+Enter starts a new line.")
         self.send_button.clicked.connect(lambda: self._submit(self.input.toPlainText()))
+        set_primary(self.send_button)
+        icons.set_icon(self.send_button, "send", "on_accent", 16)
         self.stop_button = QPushButton("Stop", self)
         self.stop_button.setObjectName("stopButton")
         self.stop_button.setToolTip("Stop the answer (Esc)")
         self.stop_button.clicked.connect(self.stopRequested)
+        icons.set_icon(self.stop_button, "stop", "text", 14)
         self.stop_button.hide()
         row.addWidget(self.input, 1)
         row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.stop_button, 0, Qt.AlignmentFlag.AlignBottom)
-        layout.addLayout(row)
+        composer_row = QHBoxLayout()
+        composer_row.setContentsMargins(SPACE["lg"], SPACE["sm"], SPACE["lg"], SPACE["lg"])
+        composer_row.addWidget(self.composer)
+        layout.addLayout(composer_row)
 
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
@@ -199,6 +212,69 @@ class ChatView(QWidget):
         self._can_ask = False
         self._busy = False
         self.set_input_state(False, "A language model is needed to answer: load one above.")
+
+    def _empty_state(self) -> QWidget:
+        """The first page of an empty conversation: a picture, what ragdesk does, the first steps."""
+        scroll = QScrollArea(self)  # a short window scrolls the first steps rather than squeezing them
+        scroll.setObjectName("emptyState")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        page = QWidget(scroll)
+        outer = QHBoxLayout(page)
+        outer.setContentsMargins(SPACE["lg"], SPACE["xs"], SPACE["lg"], SPACE["xs"])
+        column = QVBoxLayout()
+        column.setSpacing(SPACE["sm"] - 2)
+        self.illustration = QLabel(page)
+        self.illustration.setObjectName("emptyIllustration")
+        self.illustration.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        icons.set_illustration(self.illustration, 150)
+        title = QLabel(FIRST_RUN_TITLE, page)
+        title.setObjectName("emptyTitle")
+        set_look(title, "title")
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        title.setWordWrap(True)
+        self.hint_label = QLabel(FIRST_RUN_HINT, page)
+        self.hint_label.setObjectName("chatHint")
+        self.hint_label.setWordWrap(True)
+        self.hint_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        actions = QHBoxLayout()
+        actions.setSpacing(SPACE["sm"])
+        self.add_folder_button = QPushButton("Add a folder…", page)
+        self.add_folder_button.setObjectName("emptyAddFolder")
+        set_primary(self.add_folder_button)
+        icons.set_icon(self.add_folder_button, "folder", "on_accent", 16)
+        self.add_folder_button.clicked.connect(self.addFolderRequested)
+        self.choose_model_button = QPushButton("Choose a model…", page)
+        self.choose_model_button.setObjectName("emptyChooseModel")
+        icons.set_icon(self.choose_model_button, "models", "text", 16)
+        self.choose_model_button.clicked.connect(self.manageModelsRequested)
+        actions.addStretch(1)
+        actions.addWidget(self.add_folder_button)
+        actions.addWidget(self.choose_model_button)
+        actions.addStretch(1)
+        footnote = QLabel(FIRST_RUN_FOOTNOTE, page)
+        footnote.setObjectName("emptyFootnote")
+        set_look(footnote, "caption")
+        footnote.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        footnote.setWordWrap(True)
+        column.addStretch(2)
+        column.addWidget(self.illustration)
+        column.addWidget(title)
+        column.addWidget(self.hint_label)
+        column.addLayout(actions)
+        column.addSpacing(SPACE["xs"])
+        column.addWidget(footnote)
+        column.addStretch(3)
+        column.setContentsMargins(0, 0, 0, 0)
+        holder = QWidget(page)
+        holder.setLayout(column)
+        holder.setMaximumWidth(520)
+        outer.addStretch(1)
+        outer.addWidget(holder, 8)
+        outer.addStretch(1)
+        scroll.setWidget(page)
+        return scroll
 
     # -- input state -------------------------------------------------------
 

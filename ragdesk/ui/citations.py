@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from pathlib import PurePath
 
-from ragdesk.ui import theme
+from ragdesk.ui import icons, theme
 from ragdesk.ui.models import SOURCE_ROLE, ChatEntry, SourceListModel, SourceRef
 from ragdesk.ui.qt import (
     QAbstractItemView,
@@ -29,6 +29,7 @@ from ragdesk.ui.qt import (
     QVBoxLayout,
     QWidget,
 )
+from ragdesk.ui.style import SPACE
 
 CONTEXT_CHARS = 1500  # document text shown on each side of the chunk
 
@@ -52,7 +53,8 @@ class CitationsPanel(QWidget):
         self._entry: ChatEntry | None = None
         self._current: SourceRef | None = None
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setContentsMargins(SPACE["sm"], SPACE["md"], SPACE["md"], SPACE["sm"])
+        layout.setSpacing(SPACE["sm"])
         self.title = QLabel("<b>Sources</b>", self)
         self.title.setObjectName("citationsTitle")
         self.title.setWordWrap(True)
@@ -88,6 +90,7 @@ class CitationsPanel(QWidget):
         self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.open_button = QPushButton("Open source", box)
         self.open_button.setObjectName("openSource")
+        icons.set_icon(self.open_button, "open", "text", 14)
         self.open_button.clicked.connect(self.open_current)
         head.addWidget(self.where, 1)
         head.addWidget(self.open_button)

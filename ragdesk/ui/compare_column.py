@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 
-from ragdesk.ui import theme
+from ragdesk.ui import style, theme
 from ragdesk.ui.errors import sentence
 from ragdesk.ui.markdown import citation_number, render_markdown
 from ragdesk.ui.message_card import MarkdownView
@@ -18,7 +18,6 @@ from ragdesk.ui.mode_bar import MODE_HELP, MODE_LABELS
 from ragdesk.ui.models import ChatEntry, plural
 from ragdesk.ui.qt import (
     QFrame,
-    QHBoxLayout,
     QLabel,
     QScrollArea,
     QSizePolicy,
@@ -73,17 +72,14 @@ class ModeColumn(QFrame):
         self.setObjectName(f"compareColumn_{mode}")
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(10, 8, 10, 8)
-        layout.setSpacing(4)
-        top = QHBoxLayout()
+        layout.setContentsMargins(style.SPACE["sm"] + 2, style.SPACE["md"], style.SPACE["sm"] + 2, style.SPACE["sm"])
+        layout.setSpacing(style.SPACE["xs"])
         self.title = QLabel(f"<b>{TITLES[mode]}</b>", self)
         self.title.setObjectName("columnTitle")
-        self.badge = QLabel(self)
+        self.badge = QLabel(self)  # under the title, so three columns fit a narrow page
         self.badge.setObjectName("columnBadge")
-        top.addWidget(self.title)
-        top.addStretch(1)
-        top.addWidget(self.badge)
-        layout.addLayout(top)
+        layout.addWidget(self.title)
+        layout.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignLeft)
         self.help = QLabel(HELP[mode], self)
         self.help.setObjectName("columnHelp")
         self.help.setWordWrap(True)
@@ -162,6 +158,7 @@ class ModeColumn(QFrame):
     def _set(self, state: str, text: str, *, markdown: bool = False) -> None:
         self.state = state
         self.badge.setText(BADGES[state])
+        self.badge.setVisible(bool(BADGES[state]))
         self._shown = (text, markdown)
         self.restyle()
 
@@ -176,26 +173,8 @@ class ModeColumn(QFrame):
         self.body.setHtml(markup)
 
     def restyle(self) -> None:
-        """Tints from the palette: the column being written is outlined, an unavailable one greyed."""
-        pal = theme.app_palette()
-        base = pal.color(pal.ColorRole.Base)
-        text = pal.color(pal.ColorRole.Text)
-        accent = pal.color(pal.ColorRole.Highlight)
-        if self.state == "unavailable":
-            bg = theme.mix(base, pal.color(pal.ColorRole.Window), 0.7)
-        else:
-            bg = base
-        generating = self.state == "generating"
-        border = accent if generating else theme.mix(bg, text, 0.18)
-        muted = theme.hex_color(theme.muted_text(pal))
-        badge = {"generating": theme.hex_color(accent), "failed": "#c0392b"}.get(self.state, muted)
-        self.setStyleSheet(
-            f"QFrame#{self.objectName()} {{ background-color: {theme.hex_color(bg)}; "
-            f"border: {2 if generating else 1}px solid {theme.hex_color(border)}; border-radius: 8px; }}"
-            f"QLabel#columnHelp, QLabel#columnStats {{ color: {muted}; }}"
-            f"QLabel#columnBadge {{ color: {badge}; font-weight: bold; }}"
-            f"QScrollArea#columnScroll, QWidget#columnInner {{ background: transparent; }}"
-        )
+        """Tints from the look: the column being written is outlined, an unavailable one sunken."""
+        self.setStyleSheet(style.column_qss(self.objectName(), style.tokens(), self.state))
         self.scroll.viewport().setAutoFillBackground(False)
         self._render()  # code blocks and notes take their tints from the palette too
 

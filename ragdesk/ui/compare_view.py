@@ -34,6 +34,7 @@ from ragdesk.ui.qt import (
     QWidget,
     Signal,
 )
+from ragdesk.ui.style import SPACE, set_primary
 
 class CompareView(QWidget):
     """The Compare page: mode choice, the question, a column per mode; and the Evaluation tab."""
@@ -59,8 +60,8 @@ class CompareView(QWidget):
         self.page_scroll.setFrameShape(QFrame.Shape.NoFrame)
         page = QWidget(self.page_scroll)
         layout = QVBoxLayout(page)
-        layout.setContentsMargins(8, 8, 8, 8)
-        layout.setSpacing(6)
+        layout.setContentsMargins(SPACE["sm"], SPACE["md"], SPACE["sm"], SPACE["md"])
+        layout.setSpacing(SPACE["sm"])
 
         row = QHBoxLayout()
         row.addWidget(QLabel("<b>Modes</b>", self))
@@ -94,6 +95,7 @@ class CompareView(QWidget):
         self.compare_button = QPushButton("Compare", side)
         self.compare_button.setObjectName("compareButton")
         self.compare_button.setDefault(True)
+        set_primary(self.compare_button)
         self.compare_button.clicked.connect(self.start)
         self.stop_button = QPushButton("Stop", side)
         self.stop_button.setObjectName("compareStop")
@@ -108,7 +110,7 @@ class CompareView(QWidget):
         self.status.setWordWrap(True)
         side_layout.addWidget(self.status)
         columns = QHBoxLayout()
-        columns.setSpacing(8)
+        columns.setSpacing(SPACE["sm"])
         self.columns: dict[str, ModeColumn] = {}
         for mode in COLUMN_MODES:
             column = ModeColumn(mode, side)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ragdesk.ui import icons
 from ragdesk.ui.errors import confirm
 from ragdesk.ui.models import ID_ROLE, ConversationListModel
 from ragdesk.ui.qt import (
@@ -22,6 +23,7 @@ from ragdesk.ui.qt import (
     QWidget,
     Signal,
 )
+from ragdesk.ui.style import SPACE, set_look
 
 
 class ConversationsPanel(QWidget):
@@ -37,12 +39,17 @@ class ConversationsPanel(QWidget):
         self.setObjectName("conversationsPanel")
         self._current_id: int | None = None
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setContentsMargins(SPACE["md"], SPACE["sm"], SPACE["sm"], SPACE["md"])
+        layout.setSpacing(SPACE["sm"])
         head = QHBoxLayout()
-        head.addWidget(QLabel("<b>Conversations</b>", self), 1)
+        title = QLabel("Conversations", self)
+        set_look(title, "sectionTitle")
+        head.addWidget(title, 1)
         self.new_button = QToolButton(self)
         self.new_button.setObjectName("newChat")
         self.new_button.setText("New chat")
+        self.new_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        icons.set_icon(self.new_button, "compose", size=16)
         self.new_button.setToolTip("Start a new conversation (Ctrl+N)")
         self.new_button.clicked.connect(self.newChatRequested)
         head.addWidget(self.new_button)

@@ -16,7 +16,7 @@ import struct
 from pathlib import Path
 from typing import Callable
 
-from ragdesk.ui import theme
+from ragdesk.ui import style, theme
 from ragdesk.ui.qt import (
     QDesktopServices,
     QFileDialog,
@@ -150,7 +150,11 @@ class EvalPanel(QWidget):
         self.max_tokens.setToolTip("The longest answer, in tokens (answers are greedy and short)")
         row.addWidget(self.max_tokens)
         row.addStretch(1)
+        layout.addLayout(row)
+        row = QHBoxLayout()  # the buttons on their own row: the page stays narrow enough for three columns
+        row.addStretch(1)
         self.run_button = QPushButton("Run evaluation", self)
+        style.set_primary(self.run_button)
         self.run_button.setObjectName("evalRun")
         self.run_button.clicked.connect(self.run)
         self.cancel_button = QPushButton("Cancel", self)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from ragdesk.ui import icons
 from ragdesk.ui.errors import confirm
 from ragdesk.ui.jobs import JobWidget
 from ragdesk.ui.live_sync_panel import LiveSyncPanel
@@ -35,6 +36,7 @@ from ragdesk.ui.qt import (
     QWidget,
     Signal,
 )
+from ragdesk.ui.style import SPACE, set_look
 
 MAX_FINISHED_JOBS = 3  # finished job summaries kept in view
 
@@ -95,13 +97,18 @@ class LibraryPanel(QWidget):
         self.setAcceptDrops(True)
         self.job_widgets: dict[int, JobWidget] = {}
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setContentsMargins(SPACE["md"], SPACE["md"], SPACE["sm"], SPACE["sm"])
+        layout.setSpacing(SPACE["sm"])
 
         head = QHBoxLayout()
-        head.addWidget(QLabel("<b>Library</b>", self), 1)
+        title = QLabel("Library", self)
+        set_look(title, "sectionTitle")
+        head.addWidget(title, 1)
         self.add_button = QToolButton(self)
         self.add_button.setObjectName("addToLibrary")
         self.add_button.setText("Add…")
+        self.add_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        icons.set_icon(self.add_button, "plus", size=16)
         self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.add_button)
         menu.addAction("Add folder…", self.add_folder_dialog)
@@ -134,6 +141,7 @@ class LibraryPanel(QWidget):
         self.hint_label.setWordWrap(True)
         hint_layout.addWidget(self.hint_label)
         add_folder = QPushButton("Add folder…", self.hint)
+        icons.set_icon(add_folder, "folder", "text", 16)
         add_folder.clicked.connect(self.add_folder_dialog)
         hint_layout.addWidget(add_folder, 0, Qt.AlignmentFlag.AlignHCenter)
         hint_layout.addStretch(2)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ragdesk import paths
 from ragdesk.llm.registry import DEFAULT_MODEL
-from ragdesk.ui import theme
+from ragdesk.ui import style, theme
 from ragdesk.ui.chat_view import ChatView
 from ragdesk.ui.citations import CitationsPanel
 from ragdesk.ui.compare_view import CompareView
@@ -59,6 +59,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        style.install()  # the look, before any widget is built (icons are drawn in its colours)
         self.controller = controller
         self.conversation_id: int | None = None
         self.last_error: QMessageBox | None = None
@@ -172,6 +173,7 @@ class MainWindow(QMainWindow):
         chat.stopRequested.connect(self.stop)
         chat.loadDefaultRequested.connect(lambda: c.load_model(DEFAULT_MODEL))
         chat.manageModelsRequested.connect(self.open_model_manager)
+        chat.addFolderRequested.connect(self.library.add_folder_dialog)
         chat.citationClicked.connect(lambda entry, n: self.citations.show_entry(entry, n))
         chat.entrySelected.connect(self.citations.show_entry)
         self.compare.citationClicked.connect(lambda entry, n: self.citations.show_entry(entry, n))
@@ -415,6 +417,8 @@ class MainWindow(QMainWindow):
     def event(self, event) -> bool:
         # Only top-level windows are told that the application palette changed
         # (light/dark switch); the tinted views below must be re-tinted by hand.
+        if style.is_theme_event(event):
+            style.install().theme_changed()  # the desktop switched: read its scheme again
         if theme.palette_changed(event):
             self.chat.restyle()
             self.citations.restyle()

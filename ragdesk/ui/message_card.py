@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from ragdesk.ui import theme
+from ragdesk.ui import style, theme
 from ragdesk.ui.markdown import citation_number, render_markdown, render_plain
 from ragdesk.ui.mode_bar import MODE_LABELS
 from ragdesk.ui.models import ChatEntry, plural
@@ -24,6 +24,7 @@ from ragdesk.ui.qt import (
     QWidget,
     Signal,
 )
+from ragdesk.ui.style import SPACE
 
 
 class MarkdownView(QTextBrowser):
@@ -50,6 +51,11 @@ class MarkdownView(QTextBrowser):
         if height != self.height():
             self.setFixedHeight(max(height, 8))
 
+    def setHtml(self, text: str) -> None:
+        # Citation chips, links and code take the current scheme's colours (set before the text is parsed).
+        self.document().setDefaultStyleSheet(style.markdown_css(style.tokens()))
+        super().setHtml(text)
+
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit()
@@ -74,8 +80,8 @@ class MessageCard(QFrame):
         self.setObjectName("messageCard")
         self._selected = False
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 8, 12, 8)
-        layout.setSpacing(4)
+        layout.setContentsMargins(SPACE["lg"], SPACE["md"], SPACE["lg"], SPACE["md"])
+        layout.setSpacing(SPACE["xs"] + 2)
         self.header = QLabel(self)
         self.header.setObjectName("messageHeader")
         self.body = MarkdownView(self)
@@ -155,15 +161,7 @@ class MessageCard(QFrame):
         self.footer.setVisible(bool(bits))
 
     def _style(self) -> None:
-        pal = theme.app_palette()
-        bg = theme.card_background(pal, self.entry.role == "user")
-        border = pal.color(pal.ColorRole.Highlight) if self._selected else theme.mix(bg, pal.color(pal.ColorRole.Text), 0.15)
-        muted = theme.hex_color(theme.muted_text(pal))
-        self.setStyleSheet(
-            f"QFrame#messageCard {{ background-color: {theme.hex_color(bg)}; "
-            f"border: {2 if self._selected else 1}px solid {theme.hex_color(border)}; border-radius: 8px; }}"
-            f"QLabel#messageFooter, QLabel#messageHeader {{ color: {muted}; }}"
-        )
+        self.setStyleSheet(style.message_card_qss(style.tokens(), self.entry.role == "user", self._selected))
 
     def restyle(self) -> None:
         """Recompute every tint after the system switched between light and dark."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from ragdesk.chat import MODES
 from ragdesk.ui.controller import MODE_ORDER
+from ragdesk.ui import icons
 from ragdesk.ui.errors import sentence
 from ragdesk.ui.qt import (
     QButtonGroup,
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -23,6 +25,7 @@ from ragdesk.ui.qt import (
     Qt,
     Signal,
 )
+from ragdesk.ui.style import SPACE
 
 MODE_LABELS = {"rag": "RAG", "lora": "merged-LoRA", "hybrid": "hybrid", "closed": "Model only"}
 MODE_HELP = {
@@ -43,23 +46,31 @@ class ModeBar(QWidget):
         self.controller = controller
         self.setObjectName("modeBar")
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 6, 8, 6)
+        layout.setContentsMargins(SPACE["md"], SPACE["sm"], SPACE["md"], SPACE["sm"])
         layout.setSpacing(6)
 
+        # The modes as one segmented control: a track holding a button per mode, each with its icon.
+        self.segments = QFrame(self)
+        self.segments.setObjectName("modeSegments")
+        segments = QHBoxLayout(self.segments)
+        segments.setContentsMargins(3, 3, 3, 3)
+        segments.setSpacing(2)
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
         self.buttons: dict[str, QToolButton] = {}
         for i, mode in enumerate(MODE_ORDER, start=1):
-            button = QToolButton(self)
+            button = QToolButton(self.segments)
             button.setObjectName(f"mode_{mode}")
             button.setText(MODE_LABELS.get(mode, MODES[mode].label))
             button.setCheckable(True)
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            icons.set_icon(button, mode, size=16)
             button.setProperty("shortcut_hint", f"Ctrl+{i}")
             button.clicked.connect(lambda _checked=False, m=mode: self._choose(m))
             self.group.addButton(button)
             self.buttons[mode] = button
-            layout.addWidget(button)
+            segments.addWidget(button)
+        layout.addWidget(self.segments)
 
         layout.addSpacing(8)
         self._labels = [QLabel("Collection", self), QLabel("Model", self), QLabel("Adapter", self)]
@@ -105,6 +116,8 @@ class ModeBar(QWidget):
         self.models_button = QToolButton(self)
         self.models_button.setObjectName("manageModels")
         self.models_button.setText("Models…")
+        self.models_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        icons.set_icon(self.models_button, "models", size=16)
         self.models_button.setToolTip("Download, add or remove models and LoRA adapters")
         self.models_button.clicked.connect(self.manageModelsRequested)
         layout.addWidget(self.models_button)
@@ -118,25 +131,43 @@ class ModeBar(QWidget):
         c.modeChanged.connect(self.refresh_modes)
         self.refresh()
 
-    # -- narrow windows: the pickers' captions go first (their tooltips remain) --
+    # -- narrow windows: the pickers' captions go first, then the modes' words (tooltips remain) --
 
     def _labels_width(self) -> int:
         return sum(label.sizeHint().width() + self.layout().spacing() for label in self._labels)
 
+    def _words_width(self) -> int:
+        """What the mode buttons' words take beside their icons (text, and the gap before it)."""
+        return sum(b.fontMetrics().horizontalAdvance(b.text()) + 6 for b in self.buttons.values())
+
+    def _full_width(self) -> int:
+        """The minimum width with every caption and word shown."""
+        width = super().minimumSizeHint().width()
+        if self._labels[0].isHidden():
+            width += self._labels_width()
+        if self._icons_only():
+            width += self._words_width()
+        return width
+
+    def _icons_only(self) -> bool:
+        return next(iter(self.buttons.values())).toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly
+
     def minimumSizeHint(self) -> QSize:
         hint = super().minimumSizeHint()
-        if not self._labels[0].isHidden():
-            return QSize(hint.width() - self._labels_width(), hint.height())
-        return hint
+        return QSize(self._full_width() - self._labels_width() - self._words_width(), hint.height())
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        shown = not self._labels[0].isHidden()
-        bare = super().minimumSizeHint().width() - (self._labels_width() if shown else 0)
-        wide = self.width() >= bare + self._labels_width()
-        if wide != shown:
+        full = self._full_width()
+        captions = self.width() >= full
+        words = self.width() >= full - self._labels_width()
+        if captions == self._labels[0].isHidden():
             for label in self._labels:
-                label.setVisible(wide)
+                label.setVisible(captions)
+        if words == self._icons_only():
+            look = Qt.ToolButtonStyle.ToolButtonTextBesideIcon if words else Qt.ToolButtonStyle.ToolButtonIconOnly
+            for button in self.buttons.values():
+                button.setToolButtonStyle(look)
 
     # -- user actions ------------------------------------------------------
 

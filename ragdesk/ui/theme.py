@@ -38,8 +38,11 @@ def muted_text(palette: QPalette) -> QColor:
 
 
 def highlight_background(palette: QPalette) -> QColor:
-    """Background of a highlighted passage: readable with the normal text colour on top."""
-    return mix(palette.color(QPalette.ColorRole.Highlight), palette.color(QPalette.ColorRole.Base), 0.62)
+    """Background of a highlighted passage: a marker stroke, readable with the normal text colour on top."""
+    from ragdesk.ui.style import AMBER
+
+    base = palette.color(QPalette.ColorRole.Base)
+    return mix(QColor(AMBER), base, 0.7 if base.lightness() < 128 else 0.55)
 
 
 def code_background(palette: QPalette) -> QColor:

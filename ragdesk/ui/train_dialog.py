@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from ragdesk.ui import theme
+from ragdesk.ui import style, theme
 from ragdesk.ui.errors import sentence
 from ragdesk.ui.models import home_relative
 from ragdesk.ui.qt import (
@@ -110,6 +110,7 @@ class TrainDialog(QDialog):
 
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start", self)
+        style.set_primary(self.start_button)
         self.start_button.setObjectName("startTraining")
         self.start_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel", self)
