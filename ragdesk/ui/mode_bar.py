@@ -161,13 +161,19 @@ class ModeBar(QWidget):
         full = self._full_width()
         captions = self.width() >= full
         words = self.width() >= full - self._labels_width()
+        changed = False
         if captions == self._labels[0].isHidden():
             for label in self._labels:
                 label.setVisible(captions)
+            changed = True
         if words == self._icons_only():
             look = Qt.ToolButtonStyle.ToolButtonTextBesideIcon if words else Qt.ToolButtonStyle.ToolButtonIconOnly
             for button in self.buttons.values():
                 button.setToolButtonStyle(look)
+            changed = True
+        if changed:  # the sizes the layouts cached are stale now
+            self.segments.layout().invalidate()
+            self.segments.updateGeometry()
 
     # -- user actions ------------------------------------------------------
 
