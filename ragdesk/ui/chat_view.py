@@ -139,6 +139,7 @@ class ChatView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("chatView")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)  # the style sheet paints the page
         self.cards: list[MessageCard] = []
         self._selected: MessageCard | None = None
         self._streaming: tuple[int, MessageCard] | None = None
@@ -169,6 +170,7 @@ class ChatView(QWidget):
         self.cards_layout.setSpacing(SPACE["md"])
         self.cards_layout.addStretch(1)
         self.scroll.setWidget(self.container)
+        self.container.setAutoFillBackground(False)
         self.pages.addWidget(self.scroll)
         layout.addWidget(self.pages, 1)
         bar = self.scroll.verticalScrollBar()
@@ -274,6 +276,7 @@ class ChatView(QWidget):
         outer.addWidget(holder, 8)
         outer.addStretch(1)
         scroll.setWidget(page)
+        page.setAutoFillBackground(False)  # setWidget turned it on: let the page's colour show through
         return scroll
 
     # -- input state -------------------------------------------------------

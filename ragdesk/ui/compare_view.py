@@ -47,6 +47,7 @@ class CompareView(QWidget):
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("compareView")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)  # the style sheet paints the page
         self.controller = controller
         self.comparisons = controller.comparisons
         self.request = None
@@ -124,6 +125,7 @@ class CompareView(QWidget):
         self.tabs.addTab(self.eval_panel, "Evaluation")
         layout.addWidget(self.tabs, 1)
         self.page_scroll.setWidget(page)
+        page.setAutoFillBackground(False)
         outer.addWidget(self.page_scroll)
 
         self.stop_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)

@@ -38,6 +38,10 @@ SHAPES = {
     "send": '<path d="M12 19.5V5M6 11l6-6 6 6"/>',
     "stop": '<rect x="6.5" y="6.5" width="11" height="11" rx="2" fill="{c}"/>',
     "plus": '<path d="M12 5v14M5 12h14"/>',
+    "collection": '<rect x="3.5" y="9" width="17" height="11" rx="2"/><path d="M6 6h12M8.5 3h7"/>',
+    "file": '<path d="M14 3H7a1.5 1.5 0 0 0-1.5 1.5v15A1.5 1.5 0 0 0 7 21h10a1.5 1.5 0 0 0 1.5-1.5V7.5z"/>'
+            '<path d="M14 3v4.5h4.5"/>',
+    "trash": '<path d="M4.5 7h15M9.5 7V4.5h5V7M6.5 7l1 13h9l1-13"/>',
     "folder": '<path d="M3.5 7.5A1.5 1.5 0 0 1 5 6h4l2 2h8a1.5 1.5 0 0 1 1.5 1.5v8A1.5 1.5 0 0 1 19 19H5'
               'a1.5 1.5 0 0 1-1.5-1.5z"/>',
     "compose": '<path d="M5 5h14a1 1 0 0 1 1 1v9a1 1 0 0 1-1 1h-8l-4.5 3.5V16H5a1 1 0 0 1-1-1V6a1 1 0 0 1 1-1z"/>'
@@ -112,13 +116,25 @@ def asset(name: str, color: str) -> str:
     return path.as_posix()
 
 
+_made: dict[tuple, QIcon] = {}
+
+
 def icon(name: str, tone: str = "muted", size: int = 18) -> QIcon:
     """The icon ``name`` in the current scheme: ``tone`` normally, the text colour on hover, on the
-    accent when checked (or always, for ``tone="on_accent"``), faint when disabled."""
+    accent when checked (or always, for ``tone="on_accent"``), faint when disabled. Made once per scheme."""
     from ragdesk.ui import style
 
     t = style.tokens()
     ratio = _ratio()
+    key = (name, tone, size, t, ratio)
+    if key not in _made:
+        _made[key] = _draw(name, tone, size, t, ratio)
+    return _made[key]
+
+
+def _draw(name: str, tone: str, size: int, t, ratio: float) -> QIcon:
+    from ragdesk.ui import style
+
     box = QSize(size, size)
     normal = getattr(t, tone)
     made = QIcon()

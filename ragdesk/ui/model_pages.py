@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from ragdesk.llm import catalogue, machine_fit
 from ragdesk.llm.registry import DEFAULT_MODEL
+from ragdesk.ui import icons
 from ragdesk.ui.models import human_size, plural
 from ragdesk.ui.qt import (
     QAbstractItemView, QFont, QFormLayout, QFrame, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
-    QStyle, Qt, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    Qt, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1  # an item's registry or catalogue name
@@ -73,7 +74,7 @@ class InstalledPage(QWidget):
         self.summary = QLabel(self)
         self.summary.setObjectName("modelSummary")
         self.delete_button = QPushButton("Delete…", self)
-        self.delete_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_TrashIcon))
+        icons.set_icon(self.delete_button, "trash", "text", 16)
         row.addWidget(self.add_model_button)
         row.addWidget(self.add_adapter_button)
         row.addSpacing(12)

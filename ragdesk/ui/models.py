@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
 from ragdesk.records import Hit
+from ragdesk.ui import icons
 from ragdesk.ui.qt import (
     QAbstractItemModel,
     QAbstractListModel,
-    QApplication,
     QFont,
     QModelIndex,
-    QStyle,
     Qt,
 )
 
@@ -262,11 +261,9 @@ class CollectionTreeModel(QAbstractItemModel):
                 )
             return f"{node.path}\n{plural(node.documents, 'document')} indexed"
         if role == Qt.ItemDataRole.DecorationRole and col == 0:
-            style = QApplication.style()
             if node.kind == "collection":
-                return style.standardIcon(QStyle.StandardPixmap.SP_DriveHDIcon)
-            icon = QStyle.StandardPixmap.SP_DirIcon if node.is_dir else QStyle.StandardPixmap.SP_FileIcon
-            return style.standardIcon(icon)
+                return icons.icon("collection", "accent", 16)
+            return icons.icon("folder" if node.is_dir else "file", "muted", 16)
         if role == Qt.ItemDataRole.FontRole and node.kind == "collection" and col == 0:
             font = QFont()
             font.setBold(True)

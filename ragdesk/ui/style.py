@@ -412,7 +412,7 @@ QGroupBox {{ border: 1px solid {t.border}; border-radius: {r['md']}px; margin-to
 QGroupBox::title {{ subcontrol-origin: margin; left: 10px; padding: 0 4px; color: {t.muted}; font-weight: 600; }}
 
 /* the conversation */
-#centralTabs > QStackedWidget {{ background: {t.content}; }}
+#chatView, #compareView {{ background: {t.content}; }}
 #chatView QScrollArea, QScrollArea#comparePageScroll {{ background: transparent; }}
 #modelBanner {{ background: {t.accent_soft}; border: 1px solid {mix(t.accent_soft, t.accent, 0.3).name()};
   border-radius: {r['lg']}px; }}
@@ -425,7 +425,7 @@ QGroupBox::title {{ subcontrol-origin: margin; left: 10px; padding: 0 4px; color
 /* tabs */
 QTabWidget::pane {{ border: none; background: transparent; }}
 QTabWidget::tab-bar {{ left: {s['sm']}px; }}
-QTabBar {{ background: transparent; }}
+QTabBar {{ background: transparent; qproperty-drawBase: 0; }}
 QTabBar::tab {{ background: transparent; color: {t.muted}; padding: 6px 14px; margin-right: 2px;
   border: none; border-bottom: 2px solid transparent; font-weight: 600; }}
 QTabBar::tab:hover {{ color: {t.text}; }}
