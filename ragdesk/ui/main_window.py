@@ -346,7 +346,7 @@ class MainWindow(QMainWindow):
         from ragdesk.paths import choose_data_folder
         from ragdesk.ui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.controller.settings, self)
+        dialog = SettingsDialog(self.controller.settings, self, rerankers=self.controller.reranker_names)
 
         def accepted() -> None:
             self.controller.apply_settings(dialog.result_settings())
