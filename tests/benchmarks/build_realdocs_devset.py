@@ -3,10 +3,13 @@
 The corpus is copied (never shipped) into WORK/devset/corpus from documentation
 nobody on the project wrote:
 
-* ``rust/book``: a deterministic sample of the pages of The Rust Programming
-  Language (with its redirect stubs); with ``--with-print`` also mdBook's
-  ``print.html``, the whole book again on one page (the copies check);
-* ``rust/reference``: a deterministic sample of the Rust Reference's chapters;
+* ``rust/book``: the chapters of The Rust Programming Language that the
+  hand-written questions are about (written after reading a random half of the
+  book), and every redirect stub mdBook leaves for moved pages; with
+  ``--with-print`` also ``print.html``, the whole book again on one page (the
+  copies check);
+* ``rust/reference``: the Rust Reference's chapters the questions are about and
+  a deterministic sample of the others;
 * ``rust/std``: a deterministic sample of small standard-library item pages
   (functions, macros, constants, structs, enums, traits, types, keywords) and
   the index page of each module they belong to (the table-of-contents pages
@@ -69,11 +72,10 @@ from realdocs_sources import (  # noqa: E402
 )
 
 DEFAULT_WORK = Path("/tmp/ragdesk-realdocs")
-# Sizes chosen so that the corpus (about 6,000 chunks) indexes in minutes on two free cores.
-BOOK_SHARE = 0.55
-STD_PAGES = 70
+# Sizes chosen so that the corpus (about 5,000 chunks) indexes in minutes on two free cores.
+STD_PAGES = 25
 STD_MAX_BYTES = 25_000
-REFERENCE_PAGES = 20
+REFERENCE_PAGES = 8
 REFERENCE_MAX_BYTES = 60_000
 # How many queries of each kind (at most; fewer when the docs offer fewer).
 IDENT = {"cmake-variable": 50, "cmake-policy": 30, "cmake-module": 30, "std": 50}
@@ -113,15 +115,17 @@ def devset_pages(*, with_print: bool = False) -> list[Page]:
     if rust is None or cmake is None:
         sys.exit(f"documentation not found: Rust HTML {rust or 'missing'}, CMake help {cmake or 'missing'} "
                  "(set RAGDESK_RUST_DOCS / RAGDESK_CMAKE_ROOT)")
-    book = [p for p in mdbook_pages(rust / "book", "rust/book", "book") if p.rel != "rust/book/print.html"]
-    pages = sample(book, round(BOOK_SHARE * len(book)), "book")
+    asked = {target for target, _ in OWN_QUESTIONS}
+    pages = [p for p in mdbook_pages(rust / "book", "rust/book", "book")
+             if p.rel in asked or p.summary is None and not p.headings and p.rel != "rust/book/print.html"]
     if with_print and (rust / "book" / "print.html").is_file():
         pages.append(mdbook_page(rust / "book" / "print.html", "rust/book/print.html", "book"))
     reference = [p for p in mdbook_pages(rust / "reference", "rust/reference", "reference",
                                          max_bytes=REFERENCE_MAX_BYTES)
                  if not p.rel.endswith(("/print.html", "/toc.html"))]
-    pages += sample(reference, REFERENCE_PAGES, "reference") if reference else []
-    pages += std_pages(rust / "std", max_bytes=STD_MAX_BYTES, n=STD_PAGES)
+    pages += [p for p in reference if p.rel in asked]
+    pages += sample([p for p in reference if p.rel not in asked], REFERENCE_PAGES, "reference")
+    pages += std_pages(rust / "std", max_bytes=STD_MAX_BYTES, n=STD_PAGES, include=asked)
     help_dir = cmake / "Help"
     pages += cmake_help_pages(help_dir, "variable", "cmake-variable")
     pages += cmake_help_pages(help_dir, "policy", "cmake-policy")

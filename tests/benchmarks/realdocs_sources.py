@@ -167,13 +167,14 @@ def _is_redirect(path: Path) -> bool:
     return path.stat().st_size < 2000 and 'http-equiv="refresh"' in path.read_text(encoding="utf-8", errors="replace")
 
 
-def std_pages(std: Path, *, max_bytes: int, n: int) -> list[Page]:
+def std_pages(std: Path, *, max_bytes: int, n: int, include: set[str] = frozenset()) -> list[Page]:
     """A deterministic sample of ``n`` small std item pages, plus the index page of each module they are in.
 
     Items re-exported elsewhere in std (``prelude``) and redirect stubs are left
-    out so that every page is the only copy of its item, and so are the crowded corners in
-    ``_STD_SKIP``; pages over ``max_bytes`` (the big
-    generic types with hundreds of trait impls) are left out to keep the corpus small.
+    out so that every page is the only copy of its item, and so are the crowded
+    corners in ``_STD_SKIP``; pages over ``max_bytes`` (the big generic types
+    with hundreds of trait impls) are left out to keep the corpus small. Pages
+    named in ``include`` (corpus paths) are always in.
     """
     candidates = []
     for path in sorted(std.rglob("*.html")):
@@ -182,7 +183,8 @@ def std_pages(std: Path, *, max_bytes: int, n: int) -> list[Page]:
             continue
         if rustdoc_item_path(rel_in_std) is not None and not _is_redirect(path):
             candidates.append(rel_in_std)
-    chosen = sample(candidates, n, "std")
+    wanted = {rel[len("rust/std/"):] for rel in include if rel.startswith("rust/std/")}
+    chosen = sorted(wanted & set(candidates)) + sample([c for c in candidates if c not in wanted], n, "std")
     modules = sorted({str(Path(r).parent) for r in chosen})
     rels = sorted(set(chosen) | {f"{m}/index.html" if m != "." else "index.html" for m in modules})
     pages = []
