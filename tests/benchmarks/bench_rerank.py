@@ -91,7 +91,6 @@ def main() -> None:
     else:
         scratch_home("rerank")
     from ragdesk.evaluation import retrieval as metrics
-    from ragdesk.llm.registry import ModelRegistry
 
     texts = list(metrics.load_queries(folder / "queries.jsonl").values())
     queries = [texts[i] for i in range(0, len(texts), max(1, len(texts) // args.queries))][: args.queries]
@@ -102,13 +101,10 @@ def main() -> None:
     with open_store(args.work / "embeddings.sqlite") as store:
         store.index([folder / "corpus"])
         chunks = store.chunk_count()
-        registry = ModelRegistry(store.conn)
         timed(store, queries[:5], rerank=False)  # warm: models loaded, caches filled
         results["hybrid"] = timed(store, queries, rerank=False)
         for name, path in rerankers.items():
-            if registry.find_by_path(path) is None:
-                registry.add_reranker(path, name=f"bench-{name}")
-            store.settings.reranker = str(path)
+            store.settings.reranker = str(path)  # a folder works without registering it
             for top_n in (20, 50):
                 store.settings.rerank_top_n = top_n
                 timed(store, queries[:3], rerank=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Callable
@@ -25,6 +26,13 @@ from build_realdocs_devset import DEFAULT_WORK  # noqa: E402
 
 Ranked = list[tuple[str, int, float, float | None]]  # (doc id, chunk id, score, similarity)
 Fusion = Callable[[Ranked, Ranked], list[str]]  # -> document ids, best first
+# A token a person types only when naming something: snake_case, digits in a word,
+# paths like a::b, CamelCase with two humps (CMAKE_BUILD_TYPE, CMP0077, std::mem::swap, FindBoost).
+IDENTIFIER = re.compile(r"\b(?=\w*[A-Za-z])\w*(?:_|\d)\w*\b|\w+::\w+|\b[A-Z]?[a-z]+[A-Z][A-Za-z]*[A-Z]?\w*\b")
+
+
+def has_identifier(query: str) -> bool:
+    return IDENTIFIER.search(query) is not None
 
 
 def documents(chunks: list[tuple[str, int]]) -> list[str]:
@@ -81,6 +89,15 @@ CANDIDATES: dict[str, Fusion] = {
     **{f"rrf k=60 + guard {m}": guarded(rrf(60), m) for m in (1.2, 1.5, 2.0)},
     **{f"combsum a=0.5 + guard {m}": guarded(combsum(0.5), m) for m in (1.2, 1.5)},
 }
+# Rules that look at the query: identifier questions lean on BM25, the others fuse evenly.
+QUERY_AWARE: dict[str, tuple[Fusion, Fusion]] = {
+    "ident? bm25 : rrf k=60": (CANDIDATES["bm25 only"], rrf(60)),
+    "ident? combsum .9 : .5": (combsum(0.9), combsum(0.5)),
+    "ident? combsum .8 : .5": (combsum(0.8), combsum(0.5)),
+    "ident? combsum .8 : .4": (combsum(0.8), combsum(0.4)),
+    "ident? rrf k=10 w3 : k=60": (rrf(10, 3.0), rrf(60)),
+    "ident? combsum .8 : rrf60": (combsum(0.8), rrf(60)),
+}
 
 
 def main() -> None:
@@ -96,12 +113,16 @@ def main() -> None:
     dump = json.loads(args.rankings.read_text(encoding="utf-8"))
     folder = args.work / args.set
     splits = {name: metrics.load_qrels(folder / "qrels" / f"{name}.tsv") for name in ("dev", "test")}
+    texts = metrics.load_queries(folder / "queries.jsonl")
+    rules = {name: (fuse, fuse) for name, fuse in CANDIDATES.items()} | QUERY_AWARE
     reports = {}
-    for name, fuse in CANDIDATES.items():
+    for name, (if_ident, otherwise) in rules.items():
         per_split = {}
         for split, qrels in splits.items():
-            per_query = {qid: metrics.query_metrics(fuse(dump[qid]["bm25"], dump[qid]["vector"])[:100], qrels[qid])
-                         for qid in qrels if qid in dump}
+            per_query = {}
+            for qid in (q for q in qrels if q in dump):
+                fuse = if_ident if has_identifier(texts[qid]) else otherwise
+                per_query[qid] = metrics.query_metrics(fuse(dump[qid]["bm25"], dump[qid]["vector"])[:100], qrels[qid])
             per_split[split] = metrics.report_of(per_query)
         reports[name] = per_split
     dev = {name: r["dev"] for name, r in reports.items()}
@@ -113,7 +134,7 @@ def main() -> None:
         rows = [(dev[name].categories[c], [dev[s].categories[c] for s in singles]) for c in categories]
         return min(row.mrr_at_10 - max(s.mrr_at_10 for s in best) for row, best in rows)
 
-    order = sorted(CANDIDATES, key=lambda n: (-worst_gap(n), -dev[n].total.mrr_at_10))
+    order = sorted(rules, key=lambda n: (-worst_gap(n), -dev[n].total.mrr_at_10))
     print(f"{'rule':28}" + "".join(f"{c:>10}" for c in [*categories, "all"]) + f"{'worst gap':>11}")
     for name in [*singles, "rrf k=60", *[n for n in order if n not in (*singles, "rrf k=60")][: args.top]]:
         cells = "".join(f"{dev[name].categories[c].mrr_at_10:10.3f}" for c in categories)
