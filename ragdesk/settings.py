@@ -47,6 +47,8 @@ class Settings:
     extensions: list[str] = field(default_factory=lambda: list(DOCUMENT_EXTENSIONS + CODE_EXTENSIONS))
     skip_dirs: list[str] = field(default_factory=lambda: list(SKIP_DIRS))
     skip_hidden: bool = True
+    respect_ignore_files: bool = True  # .gitignore (every level), .git/info/exclude, .ragdeskignore
+    live_sync: bool = True  # the app keeps its collections' folders in sync while it runs
     default_collection: str = DEFAULT_COLLECTION
     # retrieval
     top_k: int = 5
@@ -62,6 +64,15 @@ class Settings:
     n_gpu_layers: int = 0
     max_tokens: int = 512
     temperature: float = 0.2
+    # where answers are generated: None is this computer, else an OpenAI-compatible server
+    engine_url: str | None = None
+    engine_key: str | None = None  # kept in this file in plain text, like any client's config
+    engine_model: str | None = None  # the server's model name (None: the first it lists)
+    engine_adapters: dict = field(default_factory=dict)  # local adapter name -> server name or "lora:ID"
+    engine_timeout: float = 120.0  # seconds the server may stay silent
+    # ragdesk serve and Settings -> Serve to other programs
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8756
     extra: dict = field(default_factory=dict)
 
     @classmethod

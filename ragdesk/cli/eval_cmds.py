@@ -6,6 +6,7 @@ import threading
 
 import click
 
+from ragdesk.cli.engine_opts import engine_options
 from ragdesk.cli.root import cli, ctrl_c_sets, emit_json, fail
 from ragdesk.cli.store_cmds import open_store, user_errors
 
@@ -172,7 +173,8 @@ def _print_metrics(result: dict) -> None:
 @click.option("--k", "k", type=click.IntRange(1, 50), help="Chunks to retrieve (default: the setting).")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), help="Write an HTML report into DIR.")
 @click.option("--json", "as_json", is_flag=True, help="Print metrics and every answer as JSON.")
-def qa(qa_path, modes_text, collection, limit, model, lora, max_tokens, k, report_dir, as_json) -> None:
+@engine_options
+def qa(qa_path, modes_text, collection, limit, model, lora, max_tokens, k, report_dir, as_json, engine) -> None:
     """Compare the modes (and the closed-book baseline) on a QA file.
 
     Answers are greedy and short; a labelled question gets "Answer yes, no or
@@ -185,7 +187,7 @@ def qa(qa_path, modes_text, collection, limit, model, lora, max_tokens, k, repor
     modes = parse_modes(modes_text) or (["rag", "lora", "hybrid"] if lora else ["rag"])
     with chat_errors():
         items = load_qa(qa_path, limit=limit)
-    session = make_session(model, lora, collection, "closed")
+    session = make_session(model, lora, collection, "closed", engine)
     stop = threading.Event()
     with chat_errors(), StepBar("answering", quiet=as_json) as bar, ctrl_c_cancels(stop):
         run = run_eval(session, items, modes, collection=collection, max_tokens=max_tokens, k=k,
@@ -212,7 +214,8 @@ def qa(qa_path, modes_text, collection, limit, model, lora, max_tokens, k, repor
               "replies are rejected).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print counts (kept, tried, rejection reasons) as JSON.")
-def make_qa(collection, n, output, model, n_chunks, seed, as_json) -> None:
+@engine_options
+def make_qa(collection, n, output, model, n_chunks, seed, as_json, engine) -> None:
     """Let the local model write questions about sampled chunks; keep the answerable ones.
 
     Each line has question, answer, gold_doc (the chunk's document), chunk_id and path.
@@ -224,7 +227,7 @@ def make_qa(collection, n, output, model, n_chunks, seed, as_json) -> None:
     from ragdesk.cli.chat_cmds import chat_errors, make_session
     from ragdesk.qagen import generate_qa_detailed
 
-    session = make_session(model, None, collection, "closed")
+    session = make_session(model, None, collection, "closed", engine)
     stop = threading.Event()
     with chat_errors():
         chunks = session.store.sample_chunks(collection, n_chunks or 3 * n, seed=seed)

@@ -19,6 +19,10 @@ from typing import Iterable, Mapping, Sequence
 
 # A zero-width joiner breaks a control-token string without changing how it reads.
 ZWJ = "\u200d"
+# Variables every chat template is rendered with (training renders the same ones).
+# Hybrid-reasoning models (Qwen3, SmolLM3) write a long reasoning transcript before the
+# answer unless their template is told not to; ragdesk wants the answer, with citations.
+TEMPLATE_VARIABLES = {"enable_thinking": False}
 _PROBE = "\x00RAGDESK-PROBE\x00"
 
 
@@ -87,6 +91,7 @@ def render_template(
             add_generation_prompt=add_generation_prompt,
             raise_exception=raise_exception,
             strftime_now=lambda fmt: datetime.now().strftime(fmt),
+            **TEMPLATE_VARIABLES,
         )
     except TemplateError:
         raise
@@ -200,6 +205,29 @@ class StopFilter:
         """Text held back for a stop string that never came (it is ordinary output)."""
         pending, self._pending = self._pending, ""
         return pending
+
+
+class AnswerFilter:
+    """What an answer shows of generated text: leading whitespace dropped (chat), stop strings cut off.
+
+    Shared by the local engine and the remote one, so both end answers alike.
+    """
+
+    def __init__(self, stops: Iterable[str], *, lstrip: bool) -> None:
+        self._stops = StopFilter(stops) if stops else None
+        self._lstrip = lstrip
+
+    def feed(self, text: str) -> tuple[str, bool]:
+        """Like StopFilter.feed: (text safe to show, whether a stop string was reached)."""
+        if self._lstrip:
+            text = text.lstrip()
+            self._lstrip = not text
+        if self._stops is None or not text:
+            return text, False
+        return self._stops.feed(text)
+
+    def flush(self) -> str:
+        return self._stops.flush() if self._stops is not None else ""
 
 
 # ---------------------------------------------------------------------------- untrusted text

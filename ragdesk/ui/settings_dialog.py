@@ -10,6 +10,7 @@ from ragdesk import paths
 from ragdesk.reranker import TOP_N_MAX, TOP_N_MIN, clamp_top_n
 from ragdesk.settings import DEFAULT_EMBEDDING_MODEL, Settings
 from ragdesk.ui.qt import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -28,7 +29,10 @@ from ragdesk.ui.qt import (
 class SettingsDialog(QDialog):
     """Edits a copy of the settings; ``result_settings()`` gives it back after OK."""
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None, *, rerankers: list[str] = ()) -> None:
+    def __init__(self, settings: Settings, parent: QWidget | None = None, serve=None, *,
+                 rerankers: list[str] = ()) -> None:
+        """``serve``: the app's ServeController, shown as "Serve to other programs" when given;
+        ``rerankers``: the names of the installed rerankers, offered next to Off."""
         super().__init__(parent)
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
@@ -92,6 +96,17 @@ class SettingsDialog(QDialog):
         self.embedding.setCurrentText(settings.embedding_model)
         self.embedding.setToolTip("A sentence-transformers model name or folder; the default is built in")
         form.addRow("Embedding model", self.embedding)
+        self.ignore_files = QCheckBox("Honour .gitignore and .ragdeskignore files", self)
+        self.ignore_files.setObjectName("respectIgnoreFiles")
+        self.ignore_files.setChecked(settings.respect_ignore_files)
+        self.ignore_files.setToolTip("Leave out what a folder's .gitignore (every level), .git/info/exclude "
+                                     "or .ragdeskignore excludes; hidden and well-known folders are always left out")
+        form.addRow("Ignore rules", self.ignore_files)
+        self.live_sync = QCheckBox("Keep the library's folders in sync while ragdesk runs", self)
+        self.live_sync.setObjectName("liveSyncSetting")
+        self.live_sync.setChecked(settings.live_sync)
+        self.live_sync.setToolTip("New, changed, renamed and deleted files are picked up within seconds")
+        form.addRow("Live folders", self.live_sync)
         note = QLabel("Chunk size and embedding model apply to collections created from now on.", self)
         note.setWordWrap(True)
         form.addRow("", note)
@@ -117,6 +132,12 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        self.serve_panel = None
+        if serve is not None:
+            from ragdesk.ui.serve_panel import ServePanel
+
+            self.serve_panel = ServePanel(serve, settings, self)
+            layout.addWidget(self.serve_panel)
         layout.addWidget(buttons)
 
     def _add_reranker_rows(self, form: QFormLayout, settings: Settings, rerankers: list[str]) -> None:
@@ -186,4 +207,8 @@ class SettingsDialog(QDialog):
         if s.chunk_overlap >= s.chunk_tokens:  # the store refuses an overlap as large as a chunk
             s.chunk_overlap = s.chunk_tokens // 5
         s.embedding_model = self.embedding.currentText().strip() or DEFAULT_EMBEDDING_MODEL
+        s.respect_ignore_files = self.ignore_files.isChecked()
+        s.live_sync = self.live_sync.isChecked()
+        if self.serve_panel is not None:
+            self.serve_panel.apply_to(s)
         return s
