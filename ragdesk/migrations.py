@@ -153,6 +153,34 @@ def m004_chunk_vectors_and_term_stats(conn: apsw.Connection) -> None:
         conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS fts_c{cid}_vocab USING fts5vocab(fts_c{cid}, 'row')")
 
 
+@migration
+def m005_reranker_kind(conn: apsw.Connection) -> None:
+    # Rerankers (cross-encoder folders) join models and adapters in the models
+    # table. SQLite cannot change a CHECK constraint in place: copy the table.
+    conn.execute(
+        """
+        CREATE TABLE models_new (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('model', 'adapter', 'reranker')),
+            path TEXT NOT NULL,
+            base_model TEXT,
+            architecture TEXT,
+            size INTEGER,
+            sha256 TEXT,
+            source TEXT,
+            license TEXT,
+            meta TEXT NOT NULL DEFAULT '{}',
+            added_at REAL NOT NULL
+        );
+        INSERT INTO models_new SELECT id, name, kind, path, base_model, architecture, size, sha256, source,
+            license, meta, added_at FROM models;
+        DROP TABLE models;
+        ALTER TABLE models_new RENAME TO models;
+        """
+    )
+
+
 class SchemaTooNew(Exception):
     """The database was written by a newer ragdesk."""
 

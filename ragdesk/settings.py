@@ -54,6 +54,8 @@ class Settings:
     top_k: int = 5
     search_mode: str = "hybrid"
     relevance_threshold: float = 0.25
+    reranker: str | None = None  # an installed reranker's name (or folder); None: no reranking
+    rerank_top_n: int = 30  # candidates the reranker reorders (20-50)
     # generation
     model: str | None = None
     adapter: str | None = None

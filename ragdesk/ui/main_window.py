@@ -362,7 +362,8 @@ class MainWindow(QMainWindow):
         from ragdesk.paths import choose_data_folder
         from ragdesk.ui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.controller.settings, self, serve=self.serve_controller())
+        dialog = SettingsDialog(self.controller.settings, self, serve=self.serve_controller(),
+                                rerankers=self.controller.reranker_names)
 
         def accepted() -> None:
             self.controller.apply_settings(dialog.result_settings())

@@ -29,6 +29,7 @@ class ModelWorker(ComparisonWork):
     modelFailed = Signal(str, bool)  # sentence, whether a model is still loaded
     availability = Signal(dict)  # mode -> reason it can't run, or None
     catalog = Signal(object, object)  # models, adapters that fit the loaded model (all if none is)
+    rerankers = Signal(object)  # names of the installed rerankers
     answerStarted = Signal(int, int)  # request id, conversation id
     answerTokens = Signal(int, str)
     answerFinished = Signal(int, object)  # request id, Answer
@@ -85,10 +86,12 @@ class ModelWorker(ComparisonWork):
                 adapters = registry.adapters_for(name)
             else:
                 adapters = registry.list("adapter")
+            rerankers = [e.name for e in registry.list("reranker") if e.exists]
         except Exception:  # noqa: BLE001 - an unreadable registry shows as empty
             log.exception("cannot list models")
-            models, adapters = [], []
+            models, adapters, rerankers = [], [], []
         self.catalog.emit(models, adapters)
+        self.rerankers.emit(rerankers)
 
     @Slot(object)
     def load_model(self, name_or_path) -> None:
