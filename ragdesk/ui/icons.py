@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ragdesk.ui import style
 from ragdesk.ui.qt import QApplication, QByteArray, QIcon, QPainter, QPixmap, QRectF, QSize, QSvgRenderer, Qt
 
 STROKE = (
@@ -122,8 +123,6 @@ _made: dict[tuple, QIcon] = {}
 def icon(name: str, tone: str = "muted", size: int = 18) -> QIcon:
     """The icon ``name`` in the current scheme: ``tone`` normally, the text colour on hover, on the
     accent when checked (or always, for ``tone="on_accent"``), faint when disabled. Made once per scheme."""
-    from ragdesk.ui import style
-
     t = style.tokens()
     ratio = _ratio()
     key = (name, tone, size, t, ratio)
@@ -133,8 +132,6 @@ def icon(name: str, tone: str = "muted", size: int = 18) -> QIcon:
 
 
 def _draw(name: str, tone: str, size: int, t, ratio: float) -> QIcon:
-    from ragdesk.ui import style
-
     box = QSize(size, size)
     normal = getattr(t, tone)
     made = QIcon()
@@ -142,6 +139,7 @@ def _draw(name: str, tone: str, size: int, t, ratio: float) -> QIcon:
         (QIcon.Mode.Normal, QIcon.State.Off, normal),
         (QIcon.Mode.Active, QIcon.State.Off, t.on_accent if tone == "on_accent" else t.text),
         (QIcon.Mode.Disabled, QIcon.State.Off, style.mix(normal, t.surface, 0.55).name() if tone == "on_accent" else t.faint),
+        (QIcon.Mode.Selected, QIcon.State.Off, t.accent_soft_text),  # on a selected row of a list
         (QIcon.Mode.Normal, QIcon.State.On, t.on_accent),
         (QIcon.Mode.Active, QIcon.State.On, t.on_accent),
         (QIcon.Mode.Disabled, QIcon.State.On, t.faint),
@@ -159,8 +157,6 @@ def set_icon(button, name: str, tone: str = "muted", size: int = 18) -> None:
 
 def illustration(width: int = 220) -> QPixmap:
     """The empty-state picture: documents, a highlighted line, and a question about them."""
-    from ragdesk.ui import style
-
     t = style.tokens()
     svg = ILLUSTRATION.format(
         soft=t.accent_soft, accent=t.accent, amber=style.AMBER, surface=t.surface,

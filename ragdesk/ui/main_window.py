@@ -59,7 +59,6 @@ class MainWindow(QMainWindow):
 
     def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        style.install()  # the look, before any widget is built (icons are drawn in its colours)
         self.controller = controller
         self.conversation_id: int | None = None
         self.last_error: QMessageBox | None = None
@@ -114,6 +113,7 @@ class MainWindow(QMainWindow):
         self._wire()
         self._restore_state()
         self._update_chat_state()
+        style.install()  # the look, once the widgets are built: one styling pass instead of one per widget
 
     # -- construction --------------------------------------------------------
 

@@ -292,8 +292,6 @@ def stylesheet(t: Tokens) -> str:
     down_off, up_off = asset("chevron-down", t.faint), asset("chevron-up", t.faint)
     check, check_off = asset("check", t.on_accent), asset("check", t.faint)
     return f"""
-QMainWindow, QDialog, QMessageBox {{ background: {t.window}; }}
-QWidget {{ color: {t.text}; }}
 QToolTip {{ background: {t.surface}; color: {t.text}; border: 1px solid {t.border_strong};
   border-radius: {r['sm']}px; padding: 4px 8px; }}
 QMenuBar {{ background: {t.window}; padding: 2px {s['xs']}px; }}
