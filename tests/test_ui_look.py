@@ -220,3 +220,9 @@ def test_icons_are_drawn_in_the_colour_asked(qtbot):
         made = icons.icon(name)
         assert not made.isNull()
         assert has_colour(made.pixmap(QSize(18, 18), QIcon.Mode.Disabled, QIcon.State.Off), t.faint), name
+    # In a tree an expanded row asks for the "On" state: only checkable buttons turn to the accent's text colour.
+    tree = icons.icon("collection", "accent", 16)
+    assert has_colour(tree.pixmap(QSize(16, 16), QIcon.Mode.Normal, QIcon.State.On), t.accent)
+    assert has_colour(tree.pixmap(QSize(16, 16), QIcon.Mode.Selected, QIcon.State.On), t.accent_soft_text)
+    button = icons.icon("rag", "muted", 16, checkable=True)
+    assert has_colour(button.pixmap(QSize(16, 16), QIcon.Mode.Normal, QIcon.State.On), t.on_accent)

@@ -20,7 +20,7 @@ from ragdesk.ui.qt import QApplication, QByteArray, QIcon, QPainter, QPixmap, QR
 
 STROKE = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="{c}" '
-    'stroke-width="1.9" stroke-linecap="round" stroke-linejoin="round">{body}</svg>'
+    'stroke-width="{w}" stroke-linecap="round" stroke-linejoin="round">{body}</svg>'
 )
 # The shapes, on a 24-unit grid.
 SHAPES = {
@@ -39,7 +39,7 @@ SHAPES = {
     "send": '<path d="M12 19.5V5M6 11l6-6 6 6"/>',
     "stop": '<rect x="6.5" y="6.5" width="11" height="11" rx="2" fill="{c}"/>',
     "plus": '<path d="M12 5v14M5 12h14"/>',
-    "collection": '<rect x="3.5" y="9" width="17" height="11" rx="2"/><path d="M6 6h12M8.5 3h7"/>',
+    "collection": '<path d="M5 4v16M10 4v16"/><path d="m14.5 4.5 4.5 15"/><path d="M3.5 20.5h17"/>',
     "file": '<path d="M14 3H7a1.5 1.5 0 0 0-1.5 1.5v15A1.5 1.5 0 0 0 7 21h10a1.5 1.5 0 0 0 1.5-1.5V7.5z"/>'
             '<path d="M14 3v4.5h4.5"/>',
     "trash": '<path d="M4.5 7h15M9.5 7V4.5h5V7M6.5 7l1 13h9l1-13"/>',
@@ -98,8 +98,12 @@ def _ratio() -> float:
     return max(1.0, screen.devicePixelRatio()) if screen is not None else 1.0
 
 
-def shape_svg(name: str, color: str) -> str:
-    return STROKE.format(c=color, body=SHAPES[name].replace("{c}", color))
+LINE_PX = 1.5  # strokes about this wide on screen, whatever the icon's size: thin lines blur at 16 px
+
+
+def shape_svg(name: str, color: str, size: int = 24) -> str:
+    """The SVG of shape ``name`` in ``color``, its strokes set for an icon of ``size`` pixels."""
+    return STROKE.format(c=color, w=f"{LINE_PX * 24 / size:.2f}", body=SHAPES[name].replace("{c}", color))
 
 
 _assets: Path | None = None
@@ -113,45 +117,50 @@ def asset(name: str, color: str) -> str:
         atexit.register(shutil.rmtree, _assets, True)
     path = _assets / f"{name}-{color.lstrip('#')}.svg"
     if not path.exists():
-        path.write_text(shape_svg(name, color), encoding="utf-8")
+        path.write_text(shape_svg(name, color, 12), encoding="utf-8")
     return path.as_posix()
 
 
 _made: dict[tuple, QIcon] = {}
 
 
-def icon(name: str, tone: str = "muted", size: int = 18) -> QIcon:
-    """The icon ``name`` in the current scheme: ``tone`` normally, the text colour on hover, on the
-    accent when checked (or always, for ``tone="on_accent"``), faint when disabled. Made once per scheme."""
+def icon(name: str, tone: str = "muted", size: int = 18, checkable: bool = False) -> QIcon:
+    """The icon ``name`` in the current scheme: ``tone`` normally, the text colour on hover, the
+    selected-row colour in lists, faint when disabled; ``checkable`` ones sit on the accent when checked.
+    Made once per scheme."""
     t = style.tokens()
     ratio = _ratio()
-    key = (name, tone, size, t, ratio)
+    key = (name, tone, size, checkable, t, ratio)
     if key not in _made:
-        _made[key] = _draw(name, tone, size, t, ratio)
+        _made[key] = _draw(name, tone, size, checkable, t, ratio)
     return _made[key]
 
 
-def _draw(name: str, tone: str, size: int, t, ratio: float) -> QIcon:
+def _draw(name: str, tone: str, size: int, checkable: bool, t, ratio: float) -> QIcon:
     box = QSize(size, size)
     normal = getattr(t, tone)
+    on_accent = tone == "on_accent"
+    colours = {
+        QIcon.Mode.Normal: normal,
+        QIcon.Mode.Active: t.on_accent if on_accent else t.text,
+        QIcon.Mode.Disabled: style.mix(normal, t.surface, 0.55).name() if on_accent else t.faint,
+        QIcon.Mode.Selected: t.accent_soft_text,  # on a selected row of a list
+    }
     made = QIcon()
-    for mode, state, color in (
-        (QIcon.Mode.Normal, QIcon.State.Off, normal),
-        (QIcon.Mode.Active, QIcon.State.Off, t.on_accent if tone == "on_accent" else t.text),
-        (QIcon.Mode.Disabled, QIcon.State.Off, style.mix(normal, t.surface, 0.55).name() if tone == "on_accent" else t.faint),
-        (QIcon.Mode.Selected, QIcon.State.Off, t.accent_soft_text),  # on a selected row of a list
-        (QIcon.Mode.Normal, QIcon.State.On, t.on_accent),
-        (QIcon.Mode.Active, QIcon.State.On, t.on_accent),
-        (QIcon.Mode.Disabled, QIcon.State.On, t.faint),
-    ):
-        made.addPixmap(render_svg(shape_svg(name, color), box, ratio), mode, state)
+    for mode, colour in colours.items():
+        pixmap = render_svg(shape_svg(name, colour, size), box, ratio)
+        made.addPixmap(pixmap, mode, QIcon.State.Off)
+        # "On" is a checked button, or an expanded row of a tree (which must look the same as "Off").
+        on = t.on_accent if checkable and mode != QIcon.Mode.Disabled else None
+        made.addPixmap(render_svg(shape_svg(name, on, size), box, ratio) if on else pixmap, mode, QIcon.State.On)
     return made
 
 
 def set_icon(button, name: str, tone: str = "muted", size: int = 18) -> None:
     """Give ``button`` the icon ``name``, and keep it in step with the scheme."""
-    button.setProperty("lookIcon", f"{name}:{tone}:{size}")
-    button.setIcon(icon(name, tone, size))
+    checkable = button.isCheckable()
+    button.setProperty("lookIcon", f"{name}:{tone}:{size}:{int(checkable)}")
+    button.setIcon(icon(name, tone, size, checkable))
     button.setIconSize(QSize(size, size))
 
 
@@ -177,8 +186,8 @@ def refresh_all(app) -> None:
     for widget in app.allWidgets():
         spec = widget.property("lookIcon")
         if spec:
-            name, tone, size = str(spec).split(":")
-            widget.setIcon(icon(name, tone, int(size)))
+            name, tone, size, checkable = str(spec).split(":")
+            widget.setIcon(icon(name, tone, int(size), checkable == "1"))
         width = widget.property("lookIllustration")
         if width:
             widget.setPixmap(illustration(int(width)))
