@@ -9,7 +9,7 @@ the application palette and style sheet from them and follows the desktop when
 it switches; widgets that paint in code ask :func:`tokens`.
 
 Widgets opt into the named looks below with properties, never with colours:
-``look`` on a label (``title``, ``caption``, ``muted``, ``sectionTitle``...),
+``look`` on a label (``title``, ``sectionTitle``, ``caption``),
 ``primary`` on the one button that moves a page forward, ``lookIcon`` on a
 button that carries an icon from :mod:`ragdesk.ui.icons`.
 """
@@ -323,7 +323,7 @@ QSplitter::handle:vertical {{ height: 6px; }}
 #libraryPanel, #conversationsPanel, #citationsPanel {{ background: {t.window}; }}
 QLabel[look="sectionTitle"] {{ font-size: {t.pt('title')}; font-weight: 600; }}
 QLabel[look="title"] {{ font-size: {t.pt('heading')}; font-weight: 600; }}
-QLabel[look="muted"], #citationsEmpty, #conversationsEmpty, #libraryHint, #liveSyncStatus,
+#citationsEmpty, #conversationsEmpty, #libraryHint, #liveSyncStatus,
 #compareContext, #compareStatus, #sourceWhere {{ color: {t.muted}; }}
 QLabel[look="caption"] {{ color: {t.faint}; font-size: {t.pt('caption')}; }}
 #jobWidget {{ background: {t.surface}; border: 1px solid {t.border}; border-radius: {r['md']}px; }}
