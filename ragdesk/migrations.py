@@ -153,6 +153,13 @@ def m004_chunk_vectors_and_term_stats(conn: apsw.Connection) -> None:
         conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS fts_c{cid}_vocab USING fts5vocab(fts_c{cid}, 'row')")
 
 
+@migration
+def m005_chunk_ocr_confidence(conn: apsw.Connection) -> None:
+    # Chunks read by OCR keep the engine's mean confidence over their text
+    # (0..1); NULL means the text came from the file itself.
+    conn.execute("ALTER TABLE chunks ADD COLUMN ocr_confidence REAL")
+
+
 class SchemaTooNew(Exception):
     """The database was written by a newer ragdesk."""
 

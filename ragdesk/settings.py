@@ -17,11 +17,14 @@ from ragdesk import paths
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_COLLECTION = "default"
 
-DOCUMENT_EXTENSIONS = (".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf", ".docx")
+DOCUMENT_EXTENSIONS = (
+    ".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx", ".xlsm",
+    ".csv", ".tsv", ".epub", ".odt", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp",
+)
 CODE_EXTENSIONS = (
     ".py", ".js", ".jsx", ".ts", ".tsx", ".java", ".kt", ".c", ".h", ".cpp", ".hpp", ".cc",
     ".cs", ".go", ".rs", ".rb", ".php", ".swift", ".scala", ".sh", ".bash", ".sql", ".r",
-    ".lua", ".pl", ".toml", ".yaml", ".yml", ".json", ".ini", ".cfg", ".tex", ".csv",
+    ".lua", ".pl", ".toml", ".yaml", ".yml", ".json", ".ini", ".cfg", ".tex",
 )
 SKIP_DIRS = (
     ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", "env",

@@ -19,6 +19,8 @@ import apsw
 
 from ragdesk import db
 from ragdesk.ingest import FileEntry, IngestRules, SkipFile, Skipped, extract, load, walk
+from ragdesk.ingest.errors import Cancelled
+from ragdesk.ingest.reading import Reading
 from ragdesk.store import documents
 from ragdesk.store.collections import Collection
 from ragdesk.store.documents import PreparedDocument
@@ -37,6 +39,7 @@ class IndexProgress:
     bytes_total: int = 0
     bytes_done: int = 0
     current: str = ""
+    detail: str = ""  # what is happening inside the current file ("OCR page 12/50"), if anything slow
     elapsed_s: float = 0.0
 
     @property
@@ -64,6 +67,7 @@ class IndexReport:
     removed: int = 0
     chunks_added: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # indexed, but only in part
     unsupported: int = 0
     cancelled: bool = False
     seconds: float = 0.0
@@ -78,6 +82,7 @@ class IndexReport:
             "removed": self.removed,
             "chunks_added": self.chunks_added,
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "warnings": [{"path": p, "message": m} for p, m in self.warnings],
             "unsupported": self.unsupported,
             "cancelled": self.cancelled,
             "seconds": round(self.seconds, 3),
@@ -191,7 +196,7 @@ class Indexer:
                 report.cancelled = True
                 break
             path = str(entry.path)
-            self._emit(current=path)
+            self._emit(current=path, detail="")
             old = known.get(path)
             try:
                 loaded = load(entry, self.rules)
@@ -206,8 +211,11 @@ class Indexer:
                 self._advance(entry)
                 continue
             try:
-                extracted = extract(loaded)
+                extracted = extract(loaded, self._reading)
                 chunks = self.chunker.chunk(extracted)
+            except Cancelled:
+                report.cancelled = True
+                break
             except SkipFile as exc:
                 report.skipped.append((path, str(exc)))
                 if old is not None:
@@ -219,6 +227,7 @@ class Indexer:
                 report.skipped.append((path, "no text to index"))
                 self._advance(entry)
                 continue
+            report.warnings += [(path, note) for note in extracted.notes]
             doc = PreparedDocument(
                 path=path,
                 kind=extracted.kind,
@@ -236,6 +245,11 @@ class Indexer:
             self._advance(entry, count_file=False)
         if batch:
             self._flush(batch, report)
+
+    @property
+    def _reading(self) -> Reading:
+        """Progress inside one file (OCR pages) goes out as ``detail``; cancelling stops between pages."""
+        return Reading(progress=lambda detail: self._emit(detail=detail), cancel=self.cancel)
 
     def _advance(self, entry: FileEntry, *, count_file: bool = True) -> None:
         self._state.bytes_done += entry.size

@@ -12,12 +12,14 @@ import re
 
 from ragdesk.ingest.document import Extracted, heading_path, push_heading, sections_from_starts
 from ragdesk.ingest.errors import SkipFile
+from ragdesk.ingest.zipsafe import open_zip
 
 _HEADING_STYLE = re.compile(r"heading\s*(\d)", re.I)
 
 
 def extract_docx(data: bytes) -> Extracted:
     """Text of a Word document with its heading path sections."""
+    open_zip(data, "DOCX").close()  # refuses encrypted files and zip bombs before python-docx unpacks
     import docx
 
     try:
