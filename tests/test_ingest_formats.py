@@ -211,3 +211,27 @@ def _zip(files: dict[str, str]) -> bytes:
         for name, text in files.items():
             archive.writestr(name, text)
     return buffer.getvalue()
+
+
+def test_a_folder_of_office_files_and_bad_ones_indexes_the_good_and_names_the_bad(store, tmp_path, bomb):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    O.make_pptx(folder / "deck.pptx")
+    O.make_xlsx(folder / "orders.xlsx", rows=20)
+    O.make_csv(folder / "weather.csv", rows=20)
+    O.make_epub(folder / "tales.epub")
+    O.make_odt(folder / "handbook.odt")
+    O.encrypt_office(O.make_xlsx(tmp_path / "plain.xlsx"), folder / "locked.xlsx")
+    (folder / "bomb.docx").write_bytes(bomb)
+    O.make_corrupt_epub(folder / "broken.epub")
+    report = store.index([folder])
+    assert report.added == 5 and not report.cancelled
+    reasons = {Path(p).name: r for p, r in report.skipped}
+    assert set(reasons) == {"locked.xlsx", "bomb.docx", "broken.epub"}
+    assert reasons["locked.xlsx"].startswith("password-protected XLSX")
+    assert "zip bomb" in reasons["bomb.docx"]
+    assert reasons["broken.epub"].startswith("corrupt or unreadable EPUB")
+    hit = store.search("storm surges peaked in March", k=1, mode="bm25")[0]
+    assert hit.path.endswith("deck.pptx") and hit.page == 1 and hit.heading == "Harbour survey"
+    row = store.search("customer 7 widget", k=1, mode="bm25")[0]
+    assert row.path.endswith("orders.xlsx") and row.heading.startswith("Orders > rows ")

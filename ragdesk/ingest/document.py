@@ -65,6 +65,46 @@ class OcrSpan:
     confidence: float
 
 
+class BlockJoiner:
+    """Joins a document's blocks (paragraphs, tables, slides) into text and sections.
+
+    Blocks are separated by a blank line unless told otherwise; a heading
+    block (``level``) extends the heading path from there on, and ``section``
+    starts a section with an explicit (page, heading) at the block.
+    """
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.length = 0
+        self.stack: list[tuple[int, str]] = []
+        self.starts: list[tuple[int, int | None, str | None]] = []
+
+    def add(
+        self,
+        piece: str,
+        separator: str = "\n\n",
+        *,
+        level: int | None = None,
+        section: tuple[int | None, str | None] | None = None,
+    ) -> None:
+        if not piece:
+            return
+        if self.parts:
+            self.parts.append(separator)
+            self.length += len(separator)
+        if level is not None:
+            push_heading(self.stack, level, piece)
+            self.starts.append((self.length, None, heading_path(self.stack)))
+        elif section is not None:
+            self.starts.append((self.length, *section))
+        self.parts.append(piece)
+        self.length += len(piece)
+
+    def result(self, kind: str, title: str | None = None) -> Extracted:
+        text = "".join(self.parts)
+        return Extracted(text=text, sections=sections_from_starts(text, self.starts), kind=kind, title=title)
+
+
 def heading_path(stack: list[tuple[int, str]]) -> str | None:
     """Join a stack of (level, title) into ``"A > B > C"`` (None when empty)."""
     titles = [title for _, title in stack if title]

@@ -186,5 +186,7 @@ class JobWidget(QFrame):
             item.setToolTip(1, reason)
             self.skipped.addTopLevelItem(item)
         self.skipped.resizeColumnToContents(0)
-        self.skipped_button.setText(f"Show {plural(len(skipped), 'skipped file')}")
+        partly = len(getattr(job.result, "warnings", []) or [])
+        label = plural(len(skipped) - partly, "skipped file") + (f", {partly} read in part" if partly else "")
+        self.skipped_button.setText(f"Show {label}")
         self.skipped_button.setVisible(bool(skipped))

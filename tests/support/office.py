@@ -227,10 +227,13 @@ def scan_page_lines(page: int) -> list[str]:
     return [f"Page {page} of the harbour ledger", f"Ship number {page * 7} arrived with timber", "Signed by the keeper"]
 
 
-def make_scan_pdf(path: Path, pages: int = 3, *, text_pages: dict[int, str] | None = None) -> Path:
+def make_scan_pdf(
+    path: Path, pages: int = 3, *, text_pages: dict[int, str] | None = None, lines_for=scan_page_lines, size: int = 34
+) -> Path:
     """An image-only PDF (each page a picture of text), optionally with real text pages mixed in.
 
-    ``text_pages`` maps 1-based page numbers to text drawn as a text layer instead.
+    ``text_pages`` maps 1-based page numbers to text drawn as a text layer instead;
+    ``lines_for(page)`` gives the lines pictured on a page, ``size`` their pixel height.
     """
     from fpdf import FPDF
 
@@ -243,7 +246,7 @@ def make_scan_pdf(path: Path, pages: int = 3, *, text_pages: dict[int, str] | No
             pdf.multi_cell(0, 6, text_pages[page])
             continue
         buffer = io.BytesIO()
-        text_image(scan_page_lines(page)).convert("L").save(buffer, format="PNG")
+        text_image(lines_for(page), size=size).convert("L").save(buffer, format="PNG")
         buffer.seek(0)
         pdf.image(buffer, x=0, y=0, w=210)
     path.write_bytes(bytes(pdf.output()))

@@ -36,7 +36,7 @@ def extract_delimited(data: bytes, delimiter: str | None = None) -> Extracted:
     except csv.Error:
         if delimiter:
             dialect = csv.excel_tab if delimiter == "\t" else csv.excel
-    table = TableText("csv")
+    table = TableText("tsv" if delimiter == "\t" else "csv")
     try:
         rows = enumerate(csv.reader(stream, dialect), start=1)
         table.add_sheet(None, rows, position_name, has_header=has_header)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 
-from ragdesk.ingest.document import Extracted, heading_path, push_heading, sections_from_starts
+from ragdesk.ingest.document import BlockJoiner, Extracted
 from ragdesk.ingest.errors import SkipFile
 from ragdesk.ingest.zipsafe import open_zip
 
@@ -27,10 +27,7 @@ def extract_odt(data: bytes) -> Extracted:
     except Exception as exc:
         detail = " ".join(str(exc).split())[:150] or type(exc).__name__
         raise SkipFile(f"corrupt or unreadable ODT: {detail}") from None
-    parts: list[str] = []
-    starts = []
-    stack: list[tuple[int, str]] = []
-    length = 0
+    joiner = BlockJoiner()
     previous_tag = None
     todo = list(reversed(body.children))  # explicit stack: lists and sections nest
     while todo:
@@ -38,32 +35,21 @@ def extract_odt(data: bytes) -> Extracted:
         tag = element.tag
         if tag in _SKIP:
             continue
-        level = None
-        if tag == "text:h":
-            piece = _clean(element.inner_text)
-            level = int(element.get_attribute("text:outline-level") or 1)
-        elif tag == "text:p":
-            piece = _clean(element.inner_text)
-        elif tag == "table:table-row":
-            piece = "\t".join(_clean(cell.text_recursive) for cell in element.children).rstrip("\t")
-        else:
+        if tag not in ("text:h", "text:p", "table:table-row"):
             todo.extend(reversed(element.children))
             continue
+        if tag == "table:table-row":
+            piece = "\t".join(_clean(cell.text_recursive) for cell in element.children).rstrip("\t")
+        else:
+            piece = _clean(element.inner_text)
         if not piece:
             continue
-        if parts:
-            # rows of one table on consecutive lines; everything else a paragraph apart
-            separator = "\n" if tag == previous_tag == "table:table-row" else "\n\n"
-            parts.append(separator)
-            length += len(separator)
+        # rows of one table on consecutive lines; everything else a paragraph apart
+        separator = "\n" if tag == previous_tag == "table:table-row" else "\n\n"
+        level = int(element.get_attribute("text:outline-level") or 1) if tag == "text:h" else None
+        joiner.add(piece, separator, level=level)
         previous_tag = tag
-        if level is not None:
-            push_heading(stack, level, piece)
-            starts.append((length, None, heading_path(stack)))
-        parts.append(piece)
-        length += len(piece)
-    text = "".join(parts)
-    return Extracted(text=text, sections=sections_from_starts(text, starts), kind="odt", title=title)
+    return joiner.result("odt", title)
 
 
 def _clean(text: str | None) -> str:

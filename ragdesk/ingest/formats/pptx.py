@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 
-from ragdesk.ingest.document import Extracted, sections_from_starts
+from ragdesk.ingest.document import BlockJoiner, Extracted
 from ragdesk.ingest.errors import SkipFile
 from ragdesk.ingest.zipsafe import open_zip
 
@@ -25,9 +25,7 @@ def extract_pptx(data: bytes) -> Extracted:
     except Exception as exc:
         detail = " ".join(str(exc).split())[:150] or type(exc).__name__
         raise SkipFile(f"corrupt or unreadable PPTX: {detail}") from None
-    parts: list[str] = []
-    starts = []
-    length = 0
+    joiner = BlockJoiner()
     for number, slide in enumerate(slides, start=1):
         title_shape = slide.shapes.title
         title = _clean(title_shape.text_frame.text) if title_shape is not None and title_shape.has_text_frame else ""
@@ -37,18 +35,8 @@ def extract_pptx(data: bytes) -> Extracted:
             notes = slide.notes_slide.notes_text_frame
             if notes is not None and notes.text.strip():
                 pieces.append("Notes: " + notes.text.strip())
-        text = "\n\n".join(pieces)
-        if not text.strip():
-            continue
-        if parts:
-            parts.append("\n\n")
-            length += 2
-        starts.append((length, number, title or None))
-        parts.append(text)
-        length += len(text)
-    text = "".join(parts)
-    title = (deck.core_properties.title or "").strip() or None
-    return Extracted(text=text, sections=sections_from_starts(text, starts), kind="pptx", title=title)
+        joiner.add("\n\n".join(pieces), section=(number, title or None))
+    return joiner.result("pptx", (deck.core_properties.title or "").strip() or None)
 
 
 def _shape_texts(shapes, skip=None) -> list[str]:

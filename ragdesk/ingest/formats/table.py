@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Callable, Iterable, Sequence
 
-from ragdesk.ingest.document import Extracted, sections_from_starts
+from ragdesk.ingest.document import BlockJoiner, Extracted
 
 MAX_TABLE_CHARS = 8_000_000  # ~10k chunks, about 7 minutes of embedding on 2 cores
 GROUP_CHARS = 700  # rows per section: about one 200-token chunk
@@ -43,9 +43,7 @@ class TableText:
     def __init__(self, kind: str, limit: int = MAX_TABLE_CHARS) -> None:
         self.kind = kind
         self.limit = limit
-        self.parts: list[str] = []
-        self.length = 0
-        self.starts: list[tuple[int, int | None, str | None]] = []
+        self.joiner = BlockJoiner()
         self.notes: list[str] = []
         self.full = False
 
@@ -78,7 +76,7 @@ class TableText:
                     continue
             names = [(header[i] if header and i < len(header) and header[i] else column_name(i)) for i in range(len(values))]
             line = "; ".join(f"{n}: {v}" for n, v in zip(names, values) if v)
-            if self.length + group_chars + len(line) + 2 > self.limit:
+            if self.joiner.length + group_chars + len(line) + 2 > self.limit:
                 where = f"sheet {name!r}" if name else "the file"
                 self.notes.append(
                     f"indexed {where} up to row {number - 1}: the rest is past the limit of "
@@ -100,18 +98,11 @@ class TableText:
             self._flush(name, [line], (header_row, header_row))
 
     def _flush(self, name: str | None, lines: list[str], rows: tuple[int, int]) -> None:
-        if self.parts:
-            self.parts.append("\n\n")
-            self.length += 2
         label = f"row {rows[0]}" if rows[0] == rows[1] else f"rows {rows[0]}\u2013{rows[1]}"
-        self.starts.append((self.length, None, f"{name} > {label}" if name else label))
-        text = "\n".join(lines)
-        self.parts.append(text)
-        self.length += len(text)
+        self.joiner.add("\n".join(lines), section=(None, f"{name} > {label}" if name else label))
 
     def result(self, title: str | None = None) -> Extracted:
-        text = "".join(self.parts)
-        doc = Extracted(text=text, sections=sections_from_starts(text, self.starts), kind=self.kind, title=title)
+        doc = self.joiner.result(self.kind, title)
         doc.notes.extend(self.notes)
         return doc
 
