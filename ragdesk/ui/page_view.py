@@ -71,6 +71,10 @@ class PageWorker(QObject):
     def start(self) -> None:
         """Nothing to open: PDFium loads on the first page."""
 
+    def close(self) -> None:
+        """Drop the cached pages (runs in the worker's thread, at shutdown)."""
+        self._cache.clear()
+
     @Slot()
     def shutdown(self) -> None:
         close_then_quit(self)
@@ -140,6 +144,7 @@ class PageViewer(QWidget):
         layout.addLayout(bar)
         self.scroll = QScrollArea(self)
         self.scroll.setWidgetResizable(True)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # pages are fitted to the width
         self.picture = QLabel(self.scroll)
         self.picture.setObjectName("pageImage")
         self.picture.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
