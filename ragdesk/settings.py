@@ -50,6 +50,8 @@ class Settings:
     extensions: list[str] = field(default_factory=lambda: list(DOCUMENT_EXTENSIONS + CODE_EXTENSIONS))
     skip_dirs: list[str] = field(default_factory=lambda: list(SKIP_DIRS))
     skip_hidden: bool = True
+    respect_ignore_files: bool = True  # .gitignore (every level), .git/info/exclude, .ragdeskignore
+    live_sync: bool = True  # the app keeps its collections' folders in sync while it runs
     default_collection: str = DEFAULT_COLLECTION
     # retrieval
     top_k: int = 5

@@ -40,9 +40,22 @@ def test_walk_finds_documents_in_sorted_order_and_skips_what_is_not_documents(tm
     items = list(walk([tmp_path], RULES))
     expected = ["A.rst", "a/b/c.py", "a/z.txt", "b.md", "c.pdf"]
     assert files_of(items) == [tmp_path / rel for rel in expected]
-    assert skipped_of(items) == {tmp_path / "song.mp3": "unsupported file type"}
-    assert all(i.kind == "unsupported" for i in items if isinstance(i, Skipped))
-    entry = items[0]
+    assert skipped_of(items, "unsupported") == {tmp_path / "song.mp3": "unsupported file type"}
+    assert skipped_of(items, "error") == {}
+    # What the skip list leaves out is reported with its rule; ignored folders are not entered.
+    hidden = "hidden name (starts with '.')"
+    assert skipped_of(items, "ignored") == {
+        tmp_path / ".hidden.md": hidden,
+        tmp_path / ".config": hidden,
+        tmp_path / ".git": hidden,
+        tmp_path / "node_modules": "skip list `node_modules`",
+        tmp_path / "__pycache__": "skip list `__pycache__`",
+        tmp_path / "myenv": "Python environment (pyvenv.cfg)",
+    }
+    assert {i.path.name for i in items if isinstance(i, Skipped) and i.folder} == {
+        ".config", ".git", "node_modules", "__pycache__", "myenv"
+    }
+    entry = next(i for i in items if isinstance(i, FileEntry))
     st = os.stat(entry.path)
     assert (entry.size, entry.mtime_ns) == (st.st_size, st.st_mtime_ns)
     assert entry.path.is_absolute()

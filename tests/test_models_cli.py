@@ -42,7 +42,7 @@ def test_list_shows_builtins_and_the_catalogue(run):
         assert (row["repo_id"], row["filename"], row["license"]) == (item.repo_id, item.filename, item.license)
     assert [r["name"] for r in rows.values() if r["default"]] in ([], ["smollm2-135m-instruct"])
     text = run("models", "list").stdout
-    assert "Available (ragdesk models pull NAME)" in text and "qwen2.5-0.5b-instruct" in text
+    assert "Available (ragdesk models pull NAME)" in text and "qwen3-0.6b" in text
     if any(b.name == "gemma-3-270m" for b in builtin.discover()):
         assert "Gemma Terms of Use" in text
 
@@ -69,7 +69,7 @@ def test_user_errors_are_one_line_without_traceback(run, tmp_path):
         (("models", "add", str(junk)), "junk.gguf is not a GGUF file"),
         (("models", "rm", "nothing"), "no model or adapter named 'nothing'"),
         (("models", "pull", "not-in-catalogue"), "is not in the catalogue"),
-        (("models", "pull", "qwen2.5-0.5b-instruct"), "could not reach huggingface.co"),  # the suite is offline
+        (("models", "pull", "qwen3-0.6b"), "could not reach huggingface.co"),  # the suite is offline
     ]:
         result = run(*args)
         assert result.exit_code == 1, args
@@ -89,7 +89,7 @@ def test_pull_from_the_hub_with_progress(run, tmp_path, monkeypatch):
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    item = catalogue.find("smollm2-1.7b-instruct")
+    item = catalogue.find("qwen3-1.7b")
     payload = write_gguf(tmp_path / "m.gguf", extra_floats=50_000).read_bytes()
     with FakeHub() as hub:
         hub.add(item.repo_id, item.filename, payload)

@@ -22,7 +22,7 @@ from ragdesk.llm.download import (
 )
 from ragdesk.llm.registry import DuplicateModel, InvalidModelFile, ModelRegistry
 
-QWEN = catalogue.find("qwen2.5-0.5b-instruct")
+QWEN = catalogue.find("qwen3-0.6b")
 REPO, FILE = "someone/Tiny-GGUF", "tiny-Q4_K_M.gguf"
 
 
@@ -217,7 +217,7 @@ def test_a_file_deleted_by_hand_is_downloaded_again(hub, registry, payload):
 
 
 def test_unknown_catalogue_name(registry):
-    with pytest.raises(DownloadError, match="'tinyllama' is not in the catalogue \\(qwen2.5-0.5b-instruct, "):
+    with pytest.raises(DownloadError, match="'tinyllama' is not in the catalogue \\(qwen3-0.6b, "):
         pull_model("tinyllama", registry=registry)
     with pytest.raises(DownloadError, match="give the file to download too"):
         pull_model("owner/repo", registry=registry)

@@ -10,9 +10,10 @@ from ragdesk import paths
 from ragdesk.llm import catalogue, download
 from ragdesk.llm.registry import DEFAULT_MODEL
 from ragdesk.ui.model_manager import BUILTIN_TIP, ModelManagerDialog
+from ragdesk.ui.model_pages import INSTALLED_MARK, STATUS
 from ragdesk.ui.qt import QDialogButtonBox, QMessageBox
 
-QWEN = catalogue.find("qwen2.5-0.5b-instruct")
+QWEN = catalogue.find("qwen3-0.6b")
 
 
 @pytest.fixture
@@ -140,7 +141,7 @@ def test_download_a_catalogue_model_shows_progress_and_registers_it(dialog, qtbo
     with qtbot.waitSignal(dialog.taskFinished, timeout=WAIT_MS) as finished:
         dialog.download_button.click()
         qtbot.waitUntil(lambda: dialog.progress.value() >= 300, timeout=WAIT_MS)
-        assert dialog.task_panel.isVisible() and "Downloading Qwen2.5 0.5B Instruct: " in dialog.task_label.text()
+        assert dialog.task_panel.isVisible() and "Downloading Qwen3 0.6B: " in dialog.task_label.text()
         assert not dialog.download_button.isEnabled() and not dialog.add_model_button.isEnabled()
         save_screenshot(dialog, "model_manager-download")
     assert finished.args[1] == "done", dialog.message.text()
@@ -149,7 +150,7 @@ def test_download_a_catalogue_model_shows_progress_and_registers_it(dialog, qtbo
     entry = next(e for e in dialog.entries if e.name == QWEN.name)
     assert entry.path.read_bytes() == hub.payload and entry.path.is_relative_to(paths.models_dir())
     assert rows(dialog)[QWEN.name][5] == f"Hugging Face · {QWEN.repo_id}"
-    assert item.text(5) == "✓ Installed" and not dialog.download_button.isEnabled()
+    assert item.text(STATUS) == INSTALLED_MARK and not dialog.download_button.isEnabled()
     assert not dialog.task_panel.isVisible() and "Downloaded" in dialog.message.text() and changes
     confirm_delete(qtbot, dialog, QWEN.name)
     assert not entry.path.exists()  # a downloaded file lives in the data folder: deleting removes it
@@ -232,3 +233,25 @@ def test_the_window_opens_it_and_refreshes_its_pickers(make_window, qtbot, tiny_
     qtbot.waitUntil(lambda: any(e.name == "tiny" for e in window.controller.models), timeout=WAIT_MS)
     dialog.reject()
     assert dialog.shutdown(10_000)
+
+
+@pytest.mark.parametrize("gigabytes", [4, 16])
+def test_the_catalogue_recommends_models_for_the_computers_memory(qtbot, gigabytes):
+    from ragdesk.llm import machine_fit
+
+    made = ModelManagerDialog(total_memory=gigabytes * machine_fit.GIB)
+    qtbot.addWidget(made)
+    made.show()
+    qtbot.waitUntil(lambda: made.listed_once, timeout=WAIT_MS)  # installed marks are applied by now
+    try:
+        expected = [e.name for e in machine_fit.recommend(gigabytes * machine_fit.GIB)]
+        statuses = made.download_page.status_texts()
+        badge = f"★ Recommended for this computer ({gigabytes} GB)"
+        assert expected and list(statuses)[:len(expected)] == expected  # shown first, best first
+        assert [name for name, text in statuses.items() if text == badge] == expected
+        assert set(statuses) == {e.name for e in catalogue.CATALOGUE}
+        if gigabytes == 4:
+            made.tabs.setCurrentIndex(1)
+            save_screenshot(made, "model_manager-recommended")
+    finally:
+        assert made.shutdown(10_000)

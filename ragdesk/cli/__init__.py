@@ -8,7 +8,9 @@ group; heavy libraries (torch, llama.cpp) are imported inside commands only, so
 from ragdesk.cli.root import cli
 
 # Importing the command modules registers their commands on ``cli``.
-from ragdesk.cli import chat_cmds, compare_cmds, demo_cmds, eval_cmds, lora_cmds, models_cmds, store_cmds, train_cmds  # noqa: E402,F401
+from ragdesk.cli import (  # noqa: E402,F401
+    chat_cmds, compare_cmds, demo_cmds, eval_cmds, lora_cmds, models_cmds, store_cmds, train_cmds, watch_cmds,
+)
 
 
 def main() -> None:

@@ -39,9 +39,13 @@ def models() -> None:
     """Manage GGUF models and LoRA adapters: list, pull, add, rm."""
 
 
-def listing(registry, kind: str | None = None) -> list[dict]:
-    """Installed entries, then catalogue models not downloaded yet (``status`` "available")."""
-    from ragdesk.llm import catalogue
+def listing(registry, kind: str | None = None, total_memory: int | None = None) -> list[dict]:
+    """Installed entries, then catalogue models not downloaded yet (``status`` "available").
+
+    Catalogue rows carry the estimated ``memory_needed`` (bytes) and whether the model is
+    ``recommended`` for a computer with ``total_memory`` bytes.
+    """
+    from ragdesk.llm import catalogue, machine_fit
 
     rows = []
     for entry in registry.list(kind):
@@ -49,13 +53,15 @@ def listing(registry, kind: str | None = None) -> list[dict]:
         row["status"] = "installed" if entry.exists or entry.builtin else "missing"
         rows.append(row)
     if kind in (None, "model"):
+        recommended = machine_fit.recommend(total_memory)
         for item in catalogue.not_downloaded(row["source"] for row in rows):
             rows.append({
-                "name": item.name, "kind": "model", "path": None, "base_model": None, "architecture": None,
-                "size": item.approx_size, "size_approx": True, "sha256": None, "source": item.source,
-                "license": item.license, "builtin": False, "default": False, "exists": False,
-                "status": "available", "repo_id": item.repo_id, "filename": item.filename,
+                "name": item.name, "kind": "model", "path": None, "base_model": None,
+                "architecture": item.architecture, "size": item.approx_size, "size_approx": True, "sha256": None,
+                "source": item.source, "license": item.license, "builtin": False, "default": False,
+                "exists": False, "status": "available", "repo_id": item.repo_id, "filename": item.filename,
                 "context_length": item.context_length, "params": item.params, "description": item.description,
+                "memory_needed": machine_fit.memory_needed(item), "recommended": item in recommended,
             })
     return rows
 
@@ -67,7 +73,10 @@ def list_cmd(kind: str | None, as_json: bool) -> None:
     """Installed models and adapters, and catalogue models available to pull."""
     from rich.table import Table
 
-    rows = listing(_registry(), kind)
+    from ragdesk.llm import machine_fit
+
+    total_memory = machine_fit.machine_memory()
+    rows = listing(_registry(), kind, total_memory)
     if as_json:
         emit_json(rows)
         return
@@ -83,15 +92,19 @@ def list_cmd(kind: str | None, as_json: bool) -> None:
         table.add_row(r["name"] + flags, r["kind"], _size(r["size"]), r["architecture"] or "-",
                       r["license"] or "-", r["source"], r["path"])
     console.print(table if installed else "No models installed.")
-    available = [r for r in rows if r["status"] == "available"]
+    available = sorted((r for r in rows if r["status"] == "available"), key=lambda r: not r["recommended"])
     if available:
         more = Table(title="Available (ragdesk models pull NAME)", title_justify="left")
-        for column in ("Name", "Params", "Size", "Context", "Licence", "Description"):
+        for column in ("Name", "Params", "Size", "Memory", "Context", "Licence", "Description"):
             more.add_column(column, overflow="fold", no_wrap=column == "Name")
         for r in available:
-            more.add_row(r["name"], r["params"], _size(r["size"], approx=True), f"{r['context_length']:,}",
-                         r["license"], r["description"])
+            more.add_row(("★ " if r["recommended"] else "") + r["name"], r["params"], _size(r["size"], approx=True),
+                         _size(r["memory_needed"], approx=True), f"{r['context_length']:,}", r["license"],
+                         r["description"])
         console.print(more)
+        if any(r["recommended"] for r in available):
+            console.print(f"★ Recommended for this computer ({machine_fit.describe_memory(total_memory)}); "
+                          f"Memory is the estimated need at a {machine_fit.DEFAULT_CONTEXT}-token context.")
 
 
 @models.command()

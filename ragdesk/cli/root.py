@@ -60,8 +60,11 @@ def fail(message: str, code: int = 1) -> None:
 
 
 @contextlib.contextmanager
-def ctrl_c_sets(event: threading.Event, message: str):
-    """The first Ctrl-C sets ``event`` (a clean stop) and prints ``message``; a second one aborts."""
+def ctrl_c_sets(event: threading.Event, message: str, *, sigterm: bool = False):
+    """The first Ctrl-C sets ``event`` (a clean stop) and prints ``message``; a second one aborts.
+
+    With ``sigterm``, SIGTERM (a service manager's stop) asks for the same clean stop.
+    """
 
     def handler(signum, frame):
         if event.is_set():
@@ -72,8 +75,10 @@ def ctrl_c_sets(event: threading.Event, message: str):
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread
         return
-    previous = signal.signal(signal.SIGINT, handler)
+    signums = [signal.SIGINT] + ([signal.SIGTERM] if sigterm else [])
+    previous = {signum: signal.signal(signum, handler) for signum in signums}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, old in previous.items():
+            signal.signal(signum, old)

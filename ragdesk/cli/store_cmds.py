@@ -80,6 +80,12 @@ class _ProgressBar:
         )
 
 
+no_ignore_option = click.option(
+    "--no-ignore", is_flag=True,
+    help="Do not read .gitignore, .git/info/exclude or .ragdeskignore (the skip list still applies).",
+)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--collection", "-c", help="Collection to add to (created if new; default: the default collection).")
@@ -90,11 +96,21 @@ class _ProgressBar:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@no_ignore_option
+@click.option("--verbose", "-v", is_flag=True, help="List every file and folder left out by a rule.")
 def index(
-    paths: tuple[str, ...], collection: str | None, embedding_model: str | None, as_json: bool, quiet: bool
+    paths: tuple[str, ...],
+    collection: str | None,
+    embedding_model: str | None,
+    as_json: bool,
+    quiet: bool,
+    no_ignore: bool,
+    verbose: bool,
 ) -> None:
     """Index files and folders (only new and changed files are processed)."""
     store = open_store()
+    if no_ignore:
+        store.settings.respect_ignore_files = False  # this run only; the saved settings are untouched
     with user_errors(), _ProgressBar(quiet or as_json) as bar:
         if embedding_model:
             store.ensure_collection(collection, embedding_model=embedding_model)
@@ -104,8 +120,9 @@ def index(
         return
     click.echo(
         f"{report.collection}: {report.added} added, {report.updated} updated, "
-        f"{report.unchanged + report.touched} unchanged, {report.removed} removed; "
-        f"{report.chunks_added} chunks embedded in {report.seconds:.1f} s"
+        f"{report.unchanged + report.touched} unchanged, {report.removed} removed"
+        + (f", {report.moved} moved" if report.moved else "")
+        + f"; {report.chunks_added} chunks embedded in {report.seconds:.1f} s"
         + (f"; {report.unsupported} files of other types ignored" if report.unsupported else "")
     )
     if report.skipped:
@@ -116,6 +133,28 @@ def index(
         click.echo(f"Indexed in part ({len(report.warnings)}):")
         for path, message in report.warnings:
             click.echo(f"  {path}: {message}")
+    echo_ignored(report, verbose)
+
+
+def echo_ignored(report, verbose: bool) -> None:
+    """What rules left out: a count per rule, and with ``verbose`` every path."""
+    if not report.ignored:
+        return
+    folders = sum(1 for *_, folder in report.ignored if folder)
+    hint = "" if verbose else " (--verbose lists them)"
+    click.echo(f"Left out by rules: {count_text(folders, len(report.ignored) - folders)}{hint}:")
+    by_rule = report.ignored_by_rule()
+    for rule, n in by_rule.items():
+        click.echo(f"  {rule}: {count_text(n['folders'], n['files'])}")
+        if verbose:
+            for path, _rule, folder in (i for i in report.ignored if i[1] == rule):
+                click.echo(f"    {path}{'/' if folder else ''}")
+
+
+def count_text(folders: int, files: int) -> str:
+    """``"2 folders, 1 file"``, leaving out a zero."""
+    parts = [f"{n} {word}{'' if n == 1 else 's'}" for n, word in ((folders, "folder"), (files, "file")) if n]
+    return ", ".join(parts) or "nothing"
 
 
 @cli.command()

@@ -1,4 +1,4 @@
-"""Which files ingestion considers: extensions, skipped folders, size limit."""
+"""Which files ingestion considers: extensions, skipped folders, ignore files, size limit."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ class IngestRules:
     skip_dirs: frozenset[str]  # folder names never entered
     skip_hidden: bool = True  # names starting with '.'
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    respect_ignore_files: bool = True  # .gitignore, .git/info/exclude, .ragdeskignore
 
     def __post_init__(self):
         # Accept any iterable and any spelling, so callers can't get the format wrong.
@@ -43,6 +44,7 @@ class IngestRules:
             skip_dirs=frozenset(settings.skip_dirs),
             skip_hidden=bool(settings.skip_hidden),
             max_file_bytes=max(1, int(settings.max_file_bytes)),
+            respect_ignore_files=bool(settings.respect_ignore_files),
         )
 
     @classmethod

@@ -1,9 +1,11 @@
 """Convert a PEFT LoRA adapter (Hugging Face layout) into a llama.cpp LoRA GGUF, offline.
 
-Module names map to llama.cpp tensor names (``model.layers.3.self_attn.q_proj`` ->
-``blk.3.attn_q.weight``). For the ``llama`` architecture llama.cpp's converter
-reorders the rows of Q and K for its rotary layout, so the rows of ``lora_B`` are
-reordered the same way. PEFT's per-module scaling (alpha / rank, rsLoRA's
+Module names map to llama.cpp tensor names through the architecture table
+(:mod:`ragdesk.llm.architectures`, ``model.layers.3.self_attn.q_proj`` ->
+``blk.3.attn_q.weight``). Where llama.cpp's converter reorders the rows of Q and K
+for its rotary layout (llama and its heirs), the rows of ``lora_B`` are reordered the
+same way; where it splits a fused module (Granite 4's gate+up), ``lora_B`` is split
+with it and ``lora_A`` shared. PEFT's per-module scaling (alpha / rank, rsLoRA's
 alpha / sqrt(rank), ``rank_pattern``/``alpha_pattern``) is folded into ``B`` wherever
 it differs from what llama.cpp computes from the single ``adapter.lora.alpha``.
 """
@@ -20,24 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ragdesk.llm import architectures
 from ragdesk.llm import gguf_tensors as gt
+from ragdesk.llm.architectures import Architecture
 
-# HF model_type -> (llama.cpp architecture, whether Q/K rows are permuted)
-ARCHITECTURES: dict[str, tuple[str, bool]] = {
-    "llama": ("llama", True),
-    "mistral": ("llama", True),  # llama.cpp converts Mistral as the llama architecture
-    "gemma3": ("gemma3", False),
-    "gemma3_text": ("gemma3", False),
-}
-_GGUF_ARCH_PERMUTES = {"llama": True, "gemma3": False}
-
-LAYER_MODULES = {
-    "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
-    "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
-    "mlp.down_proj": "ffn_down",
-}
-_LAYER_RE = re.compile(r"(?:^|\.)layers\.(\d+)\.(self_attn\.\w+|mlp\.\w+)$")
+_LAYER_RE = re.compile(r"(?:^|\.)layers\.(\d+)\.((?:self_attn|mlp|shared_mlp)\.\w+)$")
 _SAFETENSORS_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "BF16": np.uint16}
+# Tensors whose input is the hidden state: their lora_A must be that wide.
+_READS_HIDDEN = ("attn_q", "attn_k", "attn_v", "attn_qkv", "ffn_gate", "ffn_up", "output")
 
 
 class LoraImportError(Exception):
@@ -48,8 +40,7 @@ class LoraImportError(Exception):
 class BaseShape:
     """What the importer needs to know about the base model."""
 
-    architecture: str  # llama.cpp name
-    permute_qk: bool
+    arch: Architecture
     hidden: int | None
     heads: int
     kv_heads: int
@@ -80,7 +71,7 @@ def import_peft(
 
     alpha = float(config.get("lora_alpha") or config.get("r") or 8)
     part = out.with_name(out.name + ".part")
-    writer = gguf.GGUFWriter(part, base.architecture)
+    writer = gguf.GGUFWriter(part, base.arch.name)
     writer.add_type(gguf.GGUFType.ADAPTER)
     writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
     writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, alpha)
@@ -139,19 +130,16 @@ def _base_from_config(config_dir: Path) -> BaseShape:
     # A model loaded from a GGUF file saves a config without "architectures" (and with a
     # gguf quantization_config); model_type is always there.
     model_type = config.get("model_type")
-    if model_type == "gemma3" and "text_config" in config:
-        config = {**config["text_config"], "model_type": "gemma3"}
-    if model_type not in ARCHITECTURES:
-        raise LoraImportError(
-            f"Base models of type {model_type!r} are not supported; supported: {', '.join(ARCHITECTURES)}."
-        )
-    arch, permute = ARCHITECTURES[model_type]
+    arch = architectures.get(architectures.gguf_name_of_hf(config))
+    if arch is None:
+        raise LoraImportError(f"Base models of type {model_type!r} are not supported; adapters can be made "
+                              f"for these llama.cpp architectures: {architectures.supported()}.")
+    if "text_config" in config:  # multimodal (Gemma 3 4B and up): the adapter is for the language model
+        config = {**config["text_config"], "model_type": model_type}
     heads = int(config["num_attention_heads"])
-    hidden = int(config["hidden_size"])
     return BaseShape(
-        architecture=arch,
-        permute_qk=permute,
-        hidden=hidden,
+        arch=arch,
+        hidden=int(config["hidden_size"]),
         heads=heads,
         kv_heads=int(config.get("num_key_value_heads") or heads),
         layers=int(config["num_hidden_layers"]),
@@ -165,18 +153,19 @@ def _base_from_gguf(path: Path) -> BaseShape:
         reader = gt.open_gguf(path)
     except gt.GGUFReadError as exc:
         raise LoraImportError(f"Cannot read the base model: {exc}") from None
-    arch = gt.field_value(reader, "general.architecture")
-    if arch not in _GGUF_ARCH_PERMUTES:
-        raise LoraImportError(f"Base models of architecture {arch!r} are not supported; supported: llama, gemma3.")
-    heads = int(gt.field_value(reader, f"{arch}.attention.head_count"))
-    hidden = int(gt.field_value(reader, f"{arch}.embedding_length"))
+    name = gt.field_value(reader, "general.architecture")
+    arch = architectures.get(name)
+    if arch is None:
+        raise LoraImportError(f"Base models of architecture {name!r} are not supported; adapters can be made "
+                              f"for: {architectures.supported()}.")
+    heads = int(gt.field_value(reader, f"{name}.attention.head_count"))
+    kv_heads = gt.field_value(reader, f"{name}.attention.head_count_kv") or heads
     return BaseShape(
-        architecture=arch,
-        permute_qk=_GGUF_ARCH_PERMUTES[arch],
-        hidden=hidden,
+        arch=arch,
+        hidden=int(gt.field_value(reader, f"{name}.embedding_length")),
         heads=heads,
-        kv_heads=int(gt.field_value(reader, f"{arch}.attention.head_count_kv") or heads),
-        layers=int(gt.field_value(reader, f"{arch}.block_count")),
+        kv_heads=int(max(kv_heads) if isinstance(kv_heads, list) else kv_heads),  # per-layer list in some files
+        layers=int(gt.field_value(reader, f"{name}.block_count")),
         tied_output="output.weight" not in gt.tensor_map(reader),
         vocab=len(gt.field_value(reader, "tokenizer.ggml.tokens") or []) or None,
     )
@@ -228,30 +217,32 @@ def _module_scale(config: dict, module: str, rank: int) -> float:
     return alpha / math.sqrt(rank) if config.get("use_rslora") else alpha / rank
 
 
-def _gguf_name(module: str, base: BaseShape) -> str:
-    """llama.cpp tensor name for a PEFT module path, or LoraImportError."""
+def _gguf_names(module: str, base: BaseShape) -> tuple[str, ...]:
+    """llama.cpp tensor names for a PEFT module path (several for a fused module), or LoraImportError."""
     if "vision" in module or "multi_modal" in module:
         raise LoraImportError(f"The adapter changes {module}, part of the image encoder; only the language "
                               "model can be adapted in llama.cpp.")
     match = _LAYER_RE.search(module)
-    if match and match.group(2) in LAYER_MODULES:
+    if match:
         layer = int(match.group(1))
         if base.layers is not None and layer >= base.layers:
             raise LoraImportError(f"The adapter has layer {layer} but the base model has only {base.layers} layers.")
-        return f"blk.{layer}.{LAYER_MODULES[match.group(2)]}.weight"
+        names = architectures.layer_tensors(base.arch, layer, match.group(2), base.layers or layer + 1)
+        if names:
+            return tuple(f"{name}.weight" for name in names)
     if module.endswith("lm_head"):
         if base.tied_output:
             raise LoraImportError("The adapter changes lm_head, which this model shares with its embeddings; "
                                   "llama.cpp cannot apply that. Train without lm_head.")
-        return "output.weight"
+        return ("output.weight",)
     if module.endswith("embed_tokens"):
         if base.tied_output:
             # llama.cpp would also apply it to the shared output matrix, and abort.
             raise LoraImportError("The adapter changes embed_tokens, which this model shares with its output "
                                   "layer; llama.cpp cannot apply that. Train without embed_tokens.")
-        return "token_embd.weight"
-    raise LoraImportError(f"The adapter changes {module}, which has no llama.cpp equivalent; "
-                          "only attention, MLP, lm_head and embedding layers are supported.")
+        return ("token_embd.weight",)
+    raise LoraImportError(f"The adapter changes {module}, which has no llama.cpp equivalent in a "
+                          f"{base.arch.name} model; only attention, MLP, lm_head and embedding layers are supported.")
 
 
 def _convert(weights: dict[str, np.ndarray], config: dict, base: BaseShape) -> dict:
@@ -278,28 +269,34 @@ def _convert(weights: dict[str, np.ndarray], config: dict, base: BaseShape) -> d
         if a.ndim != 2 or b.ndim != 2 or a.shape[0] != b.shape[1]:
             raise LoraImportError(f"{module} is not a linear LoRA (A {a.shape}, B {b.shape}); "
                                   "conv layers are not supported.")
-        name = _gguf_name(module, base)
-        takes_hidden = name == "output.weight" or name.endswith(
-            ("attn_q.weight", "attn_k.weight", "attn_v.weight", "ffn_gate.weight", "ffn_up.weight"))
-        if base.hidden and takes_hidden and a.shape[1] != base.hidden:
+        names = _gguf_names(module, base)
+        if base.hidden and names[0].removesuffix(".weight").rsplit(".", 1)[-1] in _READS_HIDDEN \
+                and a.shape[1] != base.hidden:
             raise LoraImportError(f"{module} expects inputs of width {a.shape[1]} but the base model's hidden "
                                   f"size is {base.hidden}; the adapter was made for another model.")
         scale = _module_scale(config, module, a.shape[0])
-        if name == "token_embd.weight":
+        if names == ("token_embd.weight",):
             if base.vocab and a.shape[1] != base.vocab:
                 raise LoraImportError(f"The adapter's embeddings cover {a.shape[1]} tokens but the base model "
                                       f"has {base.vocab}; the adapter was made for another model.")
-            pairs[name] = (a.T, b, scale)
+            pairs[names[0]] = (a.T, b, scale)
             continue
-        if base.permute_qk and name.endswith(("attn_q.weight", "attn_k.weight")):
-            n_head = base.heads if "attn_q" in name else base.kv_heads
-            try:
-                b = gt.llama_qk_permute(b, n_head)
-            except ValueError:
-                raise LoraImportError(
-                    f"{module} does not match the base model's {n_head} heads; wrong base?") from None
-        pairs[name] = (a, b, scale)
+        if b.shape[0] % len(names):
+            raise LoraImportError(f"{module} cannot be split into {len(names)} llama.cpp tensors; wrong base?")
+        for name, rows in zip(names, np.split(b, len(names))):  # a fused module: same A, B split by rows
+            pairs[name] = (a, _llama_rows(rows, name, module, base), scale)
     return pairs
+
+
+def _llama_rows(b: np.ndarray, name: str, module: str, base: BaseShape) -> np.ndarray:
+    """``lora_B`` in llama.cpp's row order: Q and K reordered where its converter reorders them."""
+    if not (base.arch.permute_qk and name.endswith(("attn_q.weight", "attn_k.weight"))):
+        return b
+    n_head = base.heads if "attn_q" in name else base.kv_heads
+    try:
+        return gt.llama_qk_permute(b, n_head)
+    except ValueError:
+        raise LoraImportError(f"{module} does not match the base model's {n_head} heads; wrong base?") from None
 
 
 def _check_against_gguf(adapter_path: Path, base_gguf: Path) -> None:

@@ -19,6 +19,10 @@ from typing import Iterable, Mapping, Sequence
 
 # A zero-width joiner breaks a control-token string without changing how it reads.
 ZWJ = "\u200d"
+# Variables every chat template is rendered with (training renders the same ones).
+# Hybrid-reasoning models (Qwen3, SmolLM3) write a long reasoning transcript before the
+# answer unless their template is told not to; ragdesk wants the answer, with citations.
+TEMPLATE_VARIABLES = {"enable_thinking": False}
 _PROBE = "\x00RAGDESK-PROBE\x00"
 
 
@@ -87,6 +91,7 @@ def render_template(
             add_generation_prompt=add_generation_prompt,
             raise_exception=raise_exception,
             strftime_now=lambda fmt: datetime.now().strftime(fmt),
+            **TEMPLATE_VARIABLES,
         )
     except TemplateError:
         raise

@@ -74,6 +74,13 @@ def touch_document(conn: apsw.Connection, doc_id: int, size: int, mtime_ns: int)
     conn.execute("UPDATE documents SET size = ?, mtime_ns = ? WHERE id = ?", (size, mtime_ns, doc_id))
 
 
+def move_document(conn: apsw.Connection, doc_id: int, path: str, size: int, mtime_ns: int) -> None:
+    """Give a document a new path (a renamed or moved file); its chunks, vectors and BM25 rows stay."""
+    conn.execute(
+        "UPDATE documents SET path = ?, size = ?, mtime_ns = ? WHERE id = ?", (path, size, mtime_ns, doc_id)
+    )
+
+
 def write_document(
     conn: apsw.Connection,
     collection: Collection,

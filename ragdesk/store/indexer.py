@@ -2,7 +2,9 @@
 
 A file is re-read only when its size or mtime changed, and re-embedded only
 when its content hash changed too (a touched but identical file costs a hash).
-Files that disappeared lose their rows. Work is committed in batches, each in
+A new file whose content hash is that of a stored document whose file is gone
+is a rename or move: the document takes the new path and keeps its chunks and
+vectors. Files that disappeared lose their rows. Work is committed in batches, each in
 one transaction, so killing the process mid-run leaves a consistent database
 and the next run picks up exactly what is missing.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -71,6 +74,17 @@ class IndexReport:
     unsupported: int = 0
     cancelled: bool = False
     seconds: float = 0.0
+    moved: int = 0  # renamed or moved: the stored chunks and vectors follow, nothing re-embedded
+    ignored: list[tuple[str, str, bool]] = field(default_factory=list)  # (path, rule, is a folder)
+    changes: list[tuple[str, str, str | None]] = field(default_factory=list)  # (what, path, moved from)
+
+    def ignored_by_rule(self) -> dict[str, dict[str, int]]:
+        """``{rule: {"folders": n, "files": m}}`` in the order rules were first met."""
+        counts: dict[str, dict[str, int]] = {}
+        for _path, rule, folder in self.ignored:
+            entry = counts.setdefault(rule, {"folders": 0, "files": 0})
+            entry["folders" if folder else "files"] += 1
+        return counts
 
     def to_json(self) -> dict:
         return {
@@ -86,6 +100,10 @@ class IndexReport:
             "unsupported": self.unsupported,
             "cancelled": self.cancelled,
             "seconds": round(self.seconds, 3),
+            "moved": self.moved,
+            "ignored": [{"path": p, "rule": r, "folder": f} for p, r, f in self.ignored],
+            "ignored_by_rule": self.ignored_by_rule(),
+            "changes": [{"change": c, "path": p, "from": old} for c, p, old in self.changes],
         }
 
 
@@ -117,6 +135,9 @@ class Indexer:
         self.progress = progress or (lambda p: None)
         self.cancel = cancel or (lambda: False)
         self._chunker = None
+        self._known: dict[str, documents.KnownDocument] = {}
+        self._by_hash: dict[str, list[documents.KnownDocument]] | None = None  # built at the first new file
+        self._moved_ids: set[int] = set()
         self._state = IndexProgress("scanning")
         self._started = time.monotonic()
 
@@ -138,18 +159,31 @@ class Indexer:
         self._state.elapsed_s = time.monotonic() - self._started
         self.progress(self._state)
 
-    def run(self, roots: Iterable[Path]) -> IndexReport:
-        """Index ``roots`` (files or folders) into the collection."""
+    def run(
+        self, roots: Iterable[Path], *, within: Path | None = None, missing_ok: bool | None = None
+    ) -> IndexReport:
+        """Index ``roots`` (files or folders) into the collection.
+
+        ``within`` is the watched folder the roots were reported in: the rules
+        then apply to the roots too. With ``missing_ok`` (the default when
+        ``within`` is given) a root that no longer exists is a deletion (its
+        rows go), not an error.
+        """
+        if missing_ok is None:
+            missing_ok = within is not None
         report = IndexReport(self.collection.name)
         roots = [Path(os.path.abspath(os.path.expanduser(str(r)))) for r in roots]
         self._emit(phase="scanning")
         known = documents.known_documents(self.conn, self.collection)
+        self._known = known
         entries: list[FileEntry] = []
         seen: set[str] = set()
-        for item in walk(roots, self.rules):
+        for item in walk(roots, self.rules, within=within, missing_ok=missing_ok):
             if isinstance(item, Skipped):
                 if item.kind == "unsupported":
                     report.unsupported += 1
+                elif item.kind == "ignored":
+                    report.ignored.append((str(item.path), item.reason, item.folder))
                 else:
                     report.skipped.append((str(item.path), item.reason))
                 continue
@@ -176,14 +210,15 @@ class Indexer:
             # passing fault (a file being written), not a removal.
             root_strs = [str(r) for r in roots]
             stale = [
-                doc.id
+                doc
                 for path, doc in known.items()
-                if _under(path, root_strs) and path not in seen
+                if _under(path, root_strs) and path not in seen and doc.id not in self._moved_ids
             ]
             if stale:
                 self._emit(phase="removing")
                 with db.transaction(self.conn):
-                    report.removed += documents.delete_documents(self.conn, self.collection, stale)
+                    report.removed += documents.delete_documents(self.conn, self.collection, [d.id for d in stale])
+                report.changes += [("removed", doc.path, None) for doc in stale]
         report.seconds = time.monotonic() - self._started
         self._emit(phase="done")
         return report
@@ -198,10 +233,15 @@ class Indexer:
             path = str(entry.path)
             self._emit(current=path, detail="")
             old = known.get(path)
+            if old is not None and old.id in self._moved_ids:
+                old = None  # its document moved to another path earlier in this run
             try:
                 loaded = load(entry, self.rules)
             except SkipFile as exc:
                 report.skipped.append((path, str(exc)))
+                self._advance(entry)
+                continue
+            if old is None and self._move_here(path, loaded, report):
                 self._advance(entry)
                 continue
             if old is not None and old.sha256 == loaded.sha256:
@@ -251,6 +291,23 @@ class Indexer:
         """Progress inside one file (OCR pages) goes out as ``detail``; cancelling stops between pages."""
         return Reading(progress=lambda detail: self._emit(detail=detail), cancel=self.cancel)
 
+    def _move_here(self, path: str, loaded, report: IndexReport) -> bool:
+        """Give ``path`` the document of a vanished file with the same content; False if there is none."""
+        if self._by_hash is None:
+            self._by_hash = defaultdict(list)
+            for doc in self._known.values():
+                self._by_hash[doc.sha256].append(doc)
+        for doc in self._by_hash.get(loaded.sha256, ()):
+            if doc.id in self._moved_ids or os.path.lexists(doc.path):
+                continue  # a copy, not a move: the original is still there
+            with db.transaction(self.conn):
+                documents.move_document(self.conn, doc.id, path, loaded.size, loaded.mtime_ns)
+            self._moved_ids.add(doc.id)
+            report.moved += 1
+            report.changes.append(("moved", path, doc.path))
+            return True
+        return False
+
     def _advance(self, entry: FileEntry, *, count_file: bool = True) -> None:
         self._state.bytes_done += entry.size
         if count_file:
@@ -271,6 +328,7 @@ class Indexer:
                     report.added += 1
                 else:
                     report.updated += 1
+                report.changes.append(("added" if replaces is None else "updated", doc.path, None))
                 report.chunks_added += n
         self._emit(
             files_done=self._state.files_done + len(batch),

@@ -105,8 +105,6 @@ class KnowledgeStore:
         cancel: CancelFn | None = None,
     ) -> IndexReport:
         """Add or re-sync files and folders; only new and changed files are processed."""
-        from ragdesk.ingest import IngestRules
-
         target = self.ensure_collection(collection)
         roots = [Path(os.path.abspath(os.path.expanduser(str(r)))) for r in roots]
         with db.transaction(self.conn):
@@ -116,15 +114,57 @@ class KnowledgeStore:
                         "INSERT OR IGNORE INTO sources (collection_id, path, added_at) VALUES (?, ?, ?)",
                         (target.id, str(root), time.time()),
                     )
-        indexer = Indexer(
-            self.conn,
-            target,
-            IngestRules.from_settings(self.settings),
-            self.embedder(target.embedding_model),
-            progress=progress,
-            cancel=cancel,
-        )
-        return indexer.run(roots)
+        return self._indexer(target, progress, cancel).run(roots)
+
+    def _indexer(self, target: Collection, progress: ProgressFn | None, cancel: CancelFn | None) -> Indexer:
+        from ragdesk.ingest import IngestRules
+
+        rules = IngestRules.from_settings(self.settings)
+        return Indexer(self.conn, target, rules, self.embedder(target.embedding_model), progress=progress, cancel=cancel)
+
+    def sync_changes(
+        self,
+        folder: str | os.PathLike | None,
+        changed: Iterable[str | os.PathLike],
+        collection: str | None = None,
+        *,
+        progress: ProgressFn | None = None,
+        cancel: CancelFn | None = None,
+    ) -> IndexReport:
+        """Bring the collection in line with paths that changed inside one of its source folders.
+
+        Each path may be a file or folder, created, changed or gone; the
+        folder's rules (skip list, ignore files) apply to them as in a walk
+        of ``folder``. A gone path loses its rows; a renamed file keeps them.
+        With no folder (a source that is a single file) no rules apply.
+        """
+        target = self.collection(collection)
+        within = Path(os.path.abspath(folder)) if folder is not None else None
+        return self._indexer(target, progress, cancel).run([Path(p) for p in changed], within=within, missing_ok=True)
+
+    def catch_up(
+        self, sources: dict[str, list[str]] | None = None, *, cancel: CancelFn | None = None
+    ) -> list[IndexReport]:
+        """Re-sync the sources (by default every collection's) that exist now; one report per collection.
+
+        A source that is missing is left alone rather than emptied: it may be a
+        drive that is not plugged in. Cheap when nothing changed (size and mtime).
+        """
+        reports = []
+        for name, paths in (self.sources() if sources is None else sources).items():
+            present = [p for p in paths if os.path.exists(p)]
+            if present and not (cancel is not None and cancel()):
+                reports.append(self.index(present, name, cancel=cancel))
+        return reports
+
+    def sources(self) -> dict[str, list[str]]:
+        """``{collection name: [source folders and files]}``, cheaply (no counts)."""
+        out: dict[str, list[str]] = {c.name: [] for c in coll.all_collections(self.conn)}
+        for name, path in self.conn.execute(
+            "SELECT c.name, s.path FROM sources s JOIN collections c ON c.id = s.collection_id ORDER BY c.name, s.path"
+        ):
+            out[name].append(path)
+        return out
 
     def resync(
         self, collection: str | None = None, *, progress: ProgressFn | None = None, cancel: CancelFn | None = None

@@ -40,6 +40,10 @@ class BaseModelError(TrainingError):
     """The base model could not be found or loaded."""
 
 
+class UnsupportedArchitectureError(TrainingError):
+    """Adapters cannot be made for the model's architecture (llama.cpp could not run them)."""
+
+
 class BaseMismatchError(TrainingError):
     """The GGUF the adapter is for is not the model it is trained on."""
 

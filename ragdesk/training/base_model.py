@@ -24,23 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from ragdesk import paths
-from ragdesk.training import BaseMismatchError, BaseModelError, DiskSpaceError
+from ragdesk.llm import architectures
+from ragdesk.training import BaseMismatchError, BaseModelError, DiskSpaceError, UnsupportedArchitectureError
 
-# Hugging Face ``model_type`` -> llama.cpp ``general.architecture`` where they differ.
-_HF_TO_GGUF_ARCH = {
-    "llama": "llama",
-    "mistral": "llama",
-    "qwen2": "qwen2",
-    "qwen3": "qwen3",
-    "gemma": "gemma",
-    "gemma2": "gemma2",
-    "gemma3": "gemma3",
-    "gemma3_text": "gemma3",
-    "phi3": "phi3",
-    "granite": "granite",
-    "smollm3": "smollm3",
-    "olmo2": "olmo2",
-}
 _CACHE_MARKER = ".ragdesk-complete"
 
 
@@ -172,8 +158,7 @@ def gguf_shape(gguf_path: str | os.PathLike) -> ModelShape:
 def hf_shape(config: Any) -> ModelShape:
     """The same facts from a transformers config (text part of multimodal ones)."""
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
-    model_type = getattr(text, "model_type", None) or getattr(config, "model_type", None)
-    arch = _HF_TO_GGUF_ARCH.get(model_type, model_type)
+    arch = architectures.gguf_name_of_hf(config) or getattr(config, "model_type", None)
     return ModelShape(arch, int(text.hidden_size), int(text.num_hidden_layers), int(text.vocab_size))
 
 
@@ -184,8 +169,7 @@ def check_gguf_matches(base: Any, gguf_path: str | os.PathLike) -> None:
     """
     trained = base if isinstance(base, ModelShape) else hf_shape(base)
     target = gguf_shape(gguf_path)
-    model_type = None if isinstance(base, ModelShape) else getattr(base, "model_type", None)
-    known_arch = isinstance(base, ModelShape) or model_type in _HF_TO_GGUF_ARCH
+    known_arch = isinstance(base, ModelShape) or architectures.gguf_name_of_hf(base) is not None
     arch_differs = known_arch and trained.architecture != target.architecture
     if arch_differs or (trained.n_embd, trained.n_layer, trained.n_vocab) != (
         target.n_embd,
@@ -196,6 +180,36 @@ def check_gguf_matches(base: Any, gguf_path: str | os.PathLike) -> None:
             f"the GGUF {Path(gguf_path).name} ({target.describe()}) is not the model the adapter "
             f"is trained on ({trained.describe()}); train on that GGUF or pick its base"
         )
+
+
+def check_trainable(source: BaseSource, target: ModelShape, hf_config: Any = None, *,
+                    weights_hint: str | None = None) -> architectures.Architecture:
+    """The architecture entry the adapter is made for; raises before any training when there is none.
+
+    ``target`` is the GGUF the adapter will run on; ``hf_config`` the config of an HF
+    base (None for a GGUF base). ``weights_hint`` names the model's Hugging Face
+    weights for the message when a GGUF base cannot be turned back into them.
+    """
+    arch = architectures.get(target.architecture)
+    if arch is None:
+        raise UnsupportedArchitectureError(
+            f"adapters cannot be trained for {target.architecture or 'unknown'} models yet; "
+            f"lora train supports these architectures: {architectures.supported()}"
+        )
+    if hf_config is not None and architectures.gguf_name_of_hf(hf_config) is None:
+        raise UnsupportedArchitectureError(
+            f"the base model {source.name} is a {getattr(hf_config, 'model_type', 'unknown')!r} model; "
+            f"lora train supports these architectures: {architectures.supported()}"
+        )
+    if source.kind == "gguf" and not arch.from_gguf:
+        where = weights_hint or "<its Hugging Face folder or hub id>"
+        gguf = source.ref if Path(source.ref).stem == source.name else source.name  # a file, or a model name
+        raise BaseModelError(
+            f"transformers cannot rebuild a {arch.name} model faithfully from its GGUF file; use the model's "
+            f"original weights as the base instead, {where}, with {source.name} as the model the adapter is "
+            f"for (on the command line: --base {where} --model {gguf})"
+        )
+    return arch
 
 
 # ---------------------------------------------------------------- loading

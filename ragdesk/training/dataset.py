@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from ragdesk.chat.prompts import SYSTEM_PLAIN
+from ragdesk.llm.prompt_format import TEMPLATE_VARIABLES
 from ragdesk.training import EmptyCollectionError, check_method
 
 IGNORE = -100  # label value the loss skips (PyTorch's cross-entropy default)
@@ -119,9 +120,10 @@ def format_qa(tokenizer, question: str, answer: str, system: str | None = DEFAUL
     ]
     eos = tokenizer.eos_token or ""
     if getattr(tokenizer, "chat_template", None):
-        prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                               **TEMPLATE_VARIABLES)
         full = tokenizer.apply_chat_template(
-            messages + [{"role": "assistant", "content": answer}], tokenize=False
+            messages + [{"role": "assistant", "content": answer}], tokenize=False, **TEMPLATE_VARIABLES
         )
         if full.startswith(prompt):
             return prompt, full[len(prompt):].rstrip("\n")

@@ -173,10 +173,16 @@ def _run(request: TrainRequest, progress, cancel, settings, store, registry) -> 
     if stored and source.ref != stored["base"]["ref"]:
         raise ResumeError(f"cannot resume with a different base ({stored['base']['name']} -> {source.name})")
     target_name, target_path = _target_gguf(source, request.model or stored.get("model_path"), registry, settings)
-    if source.kind != "gguf":
-        bm.check_gguf_matches(_hf_config(source), target_path)
+    hf_config = _hf_config(source) if source.kind != "gguf" else None
+    # An architecture the adapter cannot be converted for is refused now, not after training.
+    arch = bm.check_trainable(source, bm.gguf_shape(target_path), hf_config,
+                              weights_hint=_original_weights(registry, source))
+    if hf_config is not None:
+        bm.check_gguf_matches(hf_config, target_path)
     elif Path(source.ref) != target_path:
         bm.check_gguf_matches(bm.gguf_shape(source.ref), target_path)
+    if "target_modules" not in request.options and "target_modules" not in saved_config:
+        config.target_modules = arch.lora_targets
     # Questions are written with llama.cpp before torch loads the base, so the
     # two models are never in memory together.
     pairs = _qa_pairs(request, method, run_dir, store, collection, target_path, n_qa, settings, progress, cancel)
@@ -273,6 +279,20 @@ def _target_gguf(source, model: str | None, registry, settings) -> tuple[str, Pa
     except ModelError as exc:
         raise TrainingError(f"cannot find the GGUF model the adapter is for: {exc}") from exc
     return entry.name, Path(entry.path)
+
+
+def _original_weights(registry, source) -> str | None:
+    """The hub id of a catalogue model's original weights, when the GGUF base is one (for messages)."""
+    from ragdesk.llm import catalogue
+    from ragdesk.llm.registry import ModelError
+
+    if source.kind != "gguf":
+        return None
+    try:
+        known = catalogue.for_source(registry.resolve(source.ref, kind="model").source)
+    except ModelError:
+        return None
+    return known.base_repo if known else None
 
 
 def _hf_config(source):

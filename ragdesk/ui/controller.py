@@ -23,6 +23,7 @@ from ragdesk.ui.compare_controller import CompareController
 from ragdesk.ui.errors import describe
 from ragdesk.ui.qt import QObject, QTimer, Signal
 from ragdesk.ui.library_commands import LibraryCommands
+from ragdesk.ui.live_sync import LiveSync
 from ragdesk.ui.model_worker import ModelWorker
 from ragdesk.ui.workers import AskRequest, IndexJob, IndexWorker, SearchWorker, WorkerThread
 
@@ -113,6 +114,8 @@ class AppController(LibraryCommands, QObject):
         ]
         self._wire()
         self.comparisons = CompareController(self)  # compare and evaluate, on the model worker
+        self.live_sync = LiveSync(self)  # the collections' folders, kept in sync while the app runs
+        self._threads.append(self.live_sync.thread)
 
     def _wire(self) -> None:
         mw, iw, sw = self.model_worker, self.index_worker, self.search_worker
@@ -184,6 +187,7 @@ class AppController(LibraryCommands, QObject):
         self.comparisons.cancel()
         for job in self.jobs.values():
             job.cancel.set()
+        self.live_sync.cancel_all()
         for t in self._threads:
             t.stop(timeout_ms)
         # Results the workers posted before they stopped may still be queued for this

@@ -1,13 +1,14 @@
 """A library job in the side panel: live progress (files, chunks, rate, time left), then a summary.
 
 After an indexing run the summary offers the list of skipped files and why
-each was skipped.
+each was skipped, and the list of what ignore rules left out, with each rule.
 """
 
 from __future__ import annotations
 
 from pathlib import PurePath
 
+from ragdesk.ui.live_sync import LIVE_JOB_KINDS, sync_summary
 from ragdesk.ui.models import plural
 from ragdesk.ui.qt import (
     QFrame,
@@ -57,6 +58,8 @@ def progress_text(p) -> str:
 
 def summary_text(job) -> str:
     """What a finished job did, in one or two sentences."""
+    if job.kind in LIVE_JOB_KINDS:
+        return sync_summary(job)
     if job.state == "failed":
         return f"Failed: {job.error}"
     if job.kind == "forget":
@@ -141,7 +144,26 @@ class JobWidget(QFrame):
         self.skipped.setMaximumHeight(140)
         self.skipped.hide()
         layout.addWidget(self.skipped)
+        self.ignored_button, self.ignored = self._expandable_list("Ignore rule", "showIgnored", "ignoredFiles")
+        layout.addWidget(self.ignored_button)
+        layout.addWidget(self.ignored)
         self.update_progress(job.progress)
+
+    def _expandable_list(self, second_header: str, button_name: str, list_name: str):
+        """A hidden toggle button and the two-column list it shows."""
+        button = QToolButton(self)
+        button.setObjectName(button_name)
+        button.setCheckable(True)
+        button.setAutoRaise(True)
+        items = QTreeWidget(self)
+        items.setObjectName(list_name)
+        items.setHeaderLabels(["File or folder", second_header])
+        items.setRootIsDecorated(False)
+        items.setMaximumHeight(140)
+        items.hide()
+        button.toggled.connect(items.setVisible)
+        button.hide()
+        return button, items
 
     def update_progress(self, progress) -> None:
         job = self.job
@@ -190,3 +212,14 @@ class JobWidget(QFrame):
         label = plural(len(skipped) - partly, "skipped file") + (f", {partly} read in part" if partly else "")
         self.skipped_button.setText(f"Show {label}")
         self.skipped_button.setVisible(bool(skipped))
+        ignored = list(getattr(job.result, "ignored", []) or [])
+        self.ignored.clear()
+        for path, rule, folder in ignored:
+            item = QTreeWidgetItem([PurePath(path).name + ("/" if folder else ""), rule])
+            item.setToolTip(0, path)
+            item.setToolTip(1, rule)
+            self.ignored.addTopLevelItem(item)
+        self.ignored.resizeColumnToContents(0)
+        self.ignored_button.setText(f"{len(ignored):,} skipped by ignore rules")
+        self.ignored_button.setToolTip("Hidden names, the skip list, .gitignore and .ragdeskignore; click to list them")
+        self.ignored_button.setVisible(bool(ignored))

@@ -11,6 +11,7 @@ import os
 
 from ragdesk.ui.errors import confirm
 from ragdesk.ui.jobs import JobWidget
+from ragdesk.ui.live_sync_panel import LiveSyncPanel
 from ragdesk.ui.models import COLLECTION_ROLE, KIND_ROLE, PATH_ROLE, CollectionTreeModel
 from ragdesk.ui.qt import (
     QAbstractItemView,
@@ -154,6 +155,8 @@ class LibraryPanel(QWidget):
         self.tree.clicked.connect(self._clicked)
         self.pages.addWidget(self.tree)
         layout.addWidget(self.pages, 1)
+        self.live_sync = LiveSyncPanel(controller.live_sync, self)
+        layout.addWidget(self.live_sync)
 
         # Running and recent jobs, under the tree (the layout sizes them, wrapped text included).
         self.jobs_area = QWidget(self)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from ragdesk.ui.live_sync import LIVE_JOB_KINDS
 from ragdesk.ui.workers import IndexJob, SearchRequest
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,8 @@ class LibraryCommands:
 
     def _on_job_failed(self, job: IndexJob, message: str) -> None:
         self.jobDone.emit(job)
-        self.errorOccurred.emit(_JOB_FAILURE_TITLES.get(job.kind, "The library operation failed"), message)
+        if job.kind not in LIVE_JOB_KINDS:  # a background sync reports in the Library, not in a dialog
+            self.errorOccurred.emit(_JOB_FAILURE_TITLES.get(job.kind, "The library operation failed"), message)
         self._library_changed(job)
 
     def _library_changed(self, job: IndexJob) -> None:

@@ -52,6 +52,7 @@ class ModelManagerDialog(QDialog):
 
     ``registry_factory()`` returns a ModelRegistry on a connection of its own; it is
     called on the worker thread, which is the only user of that registry.
+    ``total_memory`` (bytes) is the memory the recommendation is for (this computer's when None).
     """
 
     modelsChanged = Signal()  # the set of installed models or adapters changed
@@ -59,8 +60,10 @@ class ModelManagerDialog(QDialog):
     listRefreshed = Signal()
     _submit = Signal(object)  # queued into the worker
 
-    def __init__(self, parent: QWidget | None = None, registry_factory: Callable[[], object] | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, registry_factory: Callable[[], object] | None = None,
+                 total_memory: int | None = None) -> None:
         super().__init__(parent)
+        self.total_memory = total_memory  # bytes; None: this computer's (for the recommendation)
         self.setObjectName("modelManager")
         self.setWindowTitle("Models")
         self.registry_factory = registry_factory or _default_registry
@@ -88,7 +91,7 @@ class ModelManagerDialog(QDialog):
             "downloads come from the Hugging Face hub.", self)
         intro.setWordWrap(True)
         layout.addWidget(intro)
-        self.installed_page, self.download_page = InstalledPage(self), DownloadPage(self)
+        self.installed_page, self.download_page = InstalledPage(self), DownloadPage(self, self.total_memory)
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.installed_page, "Installed")
         self.tabs.addTab(self.download_page, "Download")

@@ -6,7 +6,7 @@ the dialog (:mod:`ragdesk.ui.model_manager`) decides what the buttons do.
 
 from __future__ import annotations
 
-from ragdesk.llm import catalogue
+from ragdesk.llm import catalogue, machine_fit
 from ragdesk.llm.registry import DEFAULT_MODEL
 from ragdesk.ui.models import human_size, plural
 from ragdesk.ui.qt import (
@@ -16,7 +16,9 @@ from ragdesk.ui.qt import (
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1  # an item's registry or catalogue name
 INSTALLED_COLUMNS = ("Name", "Kind", "Size", "Architecture", "Licence", "Source")
-CATALOGUE_COLUMNS = ("Model", "Parameters", "Download", "Context", "Licence", "Status")
+CATALOGUE_COLUMNS = ("Model", "Parameters", "Download", "Memory", "Context", "Licence", "Status")
+STATUS = CATALOGUE_COLUMNS.index("Status")
+INSTALLED_MARK = "✓ Installed"
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
@@ -128,20 +130,34 @@ class InstalledPage(QWidget):
 
 
 class DownloadPage(QWidget):
-    """The catalogue of recommended models, and a form for any hub repository and file."""
+    """The catalogue of recommended models, and a form for any hub repository and file.
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    The models recommended for this computer's memory (``total_memory`` bytes, read
+    from the system when None) come first, with a badge.
+    """
+
+    def __init__(self, parent: QWidget | None = None, total_memory: int | None = None) -> None:
         super().__init__(parent)
+        self.total_memory = total_memory or machine_fit.machine_memory()
+        self.recommended = machine_fit.recommend(self.total_memory)
         box = QVBoxLayout(self)
-        box.addWidget(QLabel("<b>Recommended small models</b> (4-bit, run well on a laptop's CPU)", self))
+        box.addWidget(QLabel("<b>Recommended small models</b> (quantized, they run well on a laptop's CPU)", self))
         self.tree = _tree(self, CATALOGUE_COLUMNS, "catalogue")
-        for entry in catalogue.CATALOGUE:
-            item = QTreeWidgetItem([entry.title, entry.params, human_size(entry.approx_size),
-                                    f"{entry.context_length:,}", entry.license, ""])
+        bold = QFont(self.tree.font())
+        bold.setBold(True)
+        for entry in machine_fit.ordered(catalogue.CATALOGUE, self.recommended):
+            need = machine_fit.describe_need(entry)
+            item = QTreeWidgetItem([entry.title, entry.params, human_size(entry.approx_size), need,
+                                    f"{entry.context_length:,}", entry.license, self._badge(entry)])
             item.setData(0, NAME_ROLE, entry.name)
-            item.setToolTip(0, f"{entry.description}\n{entry.repo_id}/{entry.filename}")
-            for column in (1, 2, 3):
+            tip = (f"{entry.description}\n{entry.repo_id}/{entry.filename}\nNeeds about {need[1:]} of memory "
+                   f"with a {machine_fit.DEFAULT_CONTEXT}-token context.")
+            for column in range(len(CATALOGUE_COLUMNS)):
+                item.setToolTip(column, tip)
+            for column in (1, 2, 3, 4):
                 item.setTextAlignment(column, _RIGHT)
+            if entry in self.recommended:
+                item.setFont(0, bold)
             self.tree.addTopLevelItem(item)
         box.addWidget(self.tree, 1)
         row = QHBoxLayout()
@@ -158,10 +174,10 @@ class DownloadPage(QWidget):
         form.addRow(QLabel("<b>Any GGUF file on the Hugging Face hub</b>", hub))
         self.repo_edit = QLineEdit(hub)
         self.repo_edit.setObjectName("hubRepo")
-        self.repo_edit.setPlaceholderText("owner/name, e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF")
+        self.repo_edit.setPlaceholderText("owner/name, e.g. ggml-org/Qwen3-1.7B-GGUF")
         self.file_edit = QLineEdit(hub)
         self.file_edit.setObjectName("hubFile")
-        self.file_edit.setPlaceholderText("file in the repository, e.g. qwen2.5-0.5b-instruct-q4_k_m.gguf")
+        self.file_edit.setPlaceholderText("file in the repository, e.g. Qwen3-1.7B-Q4_K_M.gguf")
         self.hub_button = QPushButton("Download file", hub)
         file_row = QHBoxLayout()
         file_row.addWidget(self.file_edit, 1)
@@ -170,11 +186,20 @@ class DownloadPage(QWidget):
         form.addRow("File", file_row)
         box.addWidget(hub)
 
+    def _badge(self, entry) -> str:
+        if entry not in self.recommended:
+            return ""
+        return f"★ Recommended for this computer ({machine_fit.describe_memory(self.total_memory)})"
+
     def show_installed(self, entries: list) -> None:
-        """Mark the catalogue models whose file is installed."""
+        """Mark the catalogue models whose file is installed (the others keep their badge)."""
         missing = {e.name for e in catalogue.not_downloaded(e.source for e in entries)}
         for item, name in _names(self.tree):
-            item.setText(5, "" if name in missing else "✓ Installed")
+            item.setText(STATUS, self._badge(catalogue.find(name)) if name in missing else INSTALLED_MARK)
+
+    def status_texts(self) -> dict[str, str]:
+        """Each catalogue model's Status cell by name, in the order shown (tests read it)."""
+        return {name: item.text(STATUS) for item, name in _names(self.tree)}
 
     def chosen(self):
         """The selected CatalogueEntry, or None."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from ragdesk import paths
 from ragdesk.settings import DEFAULT_EMBEDDING_MODEL, Settings
 from ragdesk.ui.qt import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -90,6 +91,17 @@ class SettingsDialog(QDialog):
         self.embedding.setCurrentText(settings.embedding_model)
         self.embedding.setToolTip("A sentence-transformers model name or folder; the default is built in")
         form.addRow("Embedding model", self.embedding)
+        self.ignore_files = QCheckBox("Honour .gitignore and .ragdeskignore files", self)
+        self.ignore_files.setObjectName("respectIgnoreFiles")
+        self.ignore_files.setChecked(settings.respect_ignore_files)
+        self.ignore_files.setToolTip("Leave out what a folder's .gitignore (every level), .git/info/exclude "
+                                     "or .ragdeskignore excludes; hidden and well-known folders are always left out")
+        form.addRow("Ignore rules", self.ignore_files)
+        self.live_sync = QCheckBox("Keep the library's folders in sync while ragdesk runs", self)
+        self.live_sync.setObjectName("liveSyncSetting")
+        self.live_sync.setChecked(settings.live_sync)
+        self.live_sync.setToolTip("New, changed, renamed and deleted files are picked up within seconds")
+        form.addRow("Live folders", self.live_sync)
         note = QLabel("Chunk size and embedding model apply to collections created from now on.", self)
         note.setWordWrap(True)
         form.addRow("", note)
@@ -152,4 +164,6 @@ class SettingsDialog(QDialog):
         if s.chunk_overlap >= s.chunk_tokens:  # the store refuses an overlap as large as a chunk
             s.chunk_overlap = s.chunk_tokens // 5
         s.embedding_model = self.embedding.currentText().strip() or DEFAULT_EMBEDDING_MODEL
+        s.respect_ignore_files = self.ignore_files.isChecked()
+        s.live_sync = self.live_sync.isChecked()
         return s

@@ -47,13 +47,14 @@ class IndexJob:
     """One library operation; the GUI reads ``state``/``progress``/``result`` after each signal."""
 
     id: int
-    kind: str  # "index" | "resync" | "forget" | "create" | "delete"
+    kind: str  # "index" | "resync" | "forget" | "create" | "delete" | live sync: "sync" | "catchup"
     collection: str
     paths: list[str] = field(default_factory=list)
+    batch: object = None  # a sync job's {WatchTarget: [Path]} from the folder watcher
     cancel: threading.Event = field(default_factory=threading.Event)
     state: str = "queued"  # queued | running | done | cancelled | failed
     progress: object = None  # the latest IndexProgress
-    result: object = None  # IndexReport (index/resync), documents removed (forget), or None
+    result: object = None  # IndexReport (index/resync), list of them (sync/catchup), documents removed (forget)
     error: str = ""
 
     @property
@@ -231,7 +232,7 @@ class WorkerThread:
 
 
 class IndexWorker(StoreWorker):
-    """Runs library jobs one after another: index, re-sync, forget, create, delete."""
+    """Runs library jobs one after another: index, re-sync, forget, create, delete, and live-sync jobs."""
 
     ready = Signal()
     jobStarted = Signal(object)
@@ -277,6 +278,12 @@ class IndexWorker(StoreWorker):
                 self.store.create_collection(job.collection)
             elif job.kind == "delete":
                 self.store.delete_collection(job.collection)
+            elif job.kind == "sync":
+                from ragdesk.store.watcher import sync_batch
+
+                job.result = sync_batch(self.store, job.batch, cancel=job.cancel.is_set)
+            elif job.kind == "catchup":  # what changed while the app was closed (cheap if nothing did)
+                job.result = self.store.catch_up(cancel=job.cancel.is_set)
             else:
                 raise ValueError(f"unknown library job {job.kind!r}")
         except Exception as exc:  # noqa: BLE001

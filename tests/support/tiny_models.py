@@ -13,7 +13,7 @@ In a conftest::
         return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
 
 ``build_tiny_model(dir, **WIDE_SHAPE)`` gives a model of another size, and
-``support.tiny_gemma.build_tiny_gemma3`` one of another architecture (``gemma3``),
+``support.tiny_twins.build_twin`` one of another architecture (``gemma3``, ``qwen3``...),
 for tests that check a mismatched adapter is refused. The helpers at the end drive
 llama.cpp directly (logits, greedy tokens, adapters) and transformers for comparison.
 """
