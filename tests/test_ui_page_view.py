@@ -10,6 +10,7 @@ from ragdesk.page_locate import VIEW_DPI
 from ragdesk.ui.citations import CitationsPanel
 from ragdesk.ui.qt import QColor, Qt
 from support import documents as D
+from ui_screenshots import make_window, wait_job  # noqa: F401 - make_window is a fixture
 
 WAIT_MS = 60_000
 
@@ -116,3 +117,29 @@ def test_the_sources_panel_says_when_a_passage_was_read_by_ocr(qtbot, panel, sto
     assert "read by OCR, 87% confidence" in panel.where.text()
     panel.show_search("lantern", [hit])
     assert "OCR" not in panel.where.text()
+
+
+@pytest.mark.slow
+def test_the_library_shows_each_page_being_ocrd_and_cancel_stops_the_scan(make_window, qtbot, tmp_path):
+    from support import office as O
+
+    window = make_window()
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    O.make_scan_pdf(folder / "ledger.pdf", pages=3)
+    shown: list[str] = []
+
+    def seen(job, _progress):
+        widget = window.library.job_widgets.get(job.id)
+        if widget is not None and widget.current.text() not in shown:
+            shown.append(widget.current.text())
+            if widget.current.text() == "ledger.pdf · OCR page 2/3":
+                window.controller.cancel_job(job)  # the Cancel button's call
+
+    window.controller.jobProgress.connect(seen)
+    job = window.controller.index_paths([str(folder)])
+    wait_job(qtbot, window, job, timeout=600_000)  # OCR pages take seconds each on a busy machine
+    assert "ledger.pdf · OCR page 1/3" in shown and "ledger.pdf · OCR page 2/3" in shown
+    assert "ledger.pdf · OCR page 3/3" not in shown  # cancelled between pages
+    assert job.state == "cancelled" and job.result.cancelled
+    assert "Cancelled" in window.library.job_widgets[job.id].detail.text()
