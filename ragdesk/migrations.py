@@ -154,7 +154,35 @@ def m004_chunk_vectors_and_term_stats(conn: apsw.Connection) -> None:
 
 
 @migration
-def m005_chunk_ocr_confidence(conn: apsw.Connection) -> None:
+def m005_reranker_kind(conn: apsw.Connection) -> None:
+    # Rerankers (cross-encoder folders) join models and adapters in the models
+    # table. SQLite cannot change a CHECK constraint in place: copy the table.
+    conn.execute(
+        """
+        CREATE TABLE models_new (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('model', 'adapter', 'reranker')),
+            path TEXT NOT NULL,
+            base_model TEXT,
+            architecture TEXT,
+            size INTEGER,
+            sha256 TEXT,
+            source TEXT,
+            license TEXT,
+            meta TEXT NOT NULL DEFAULT '{}',
+            added_at REAL NOT NULL
+        );
+        INSERT INTO models_new SELECT id, name, kind, path, base_model, architecture, size, sha256, source,
+            license, meta, added_at FROM models;
+        DROP TABLE models;
+        ALTER TABLE models_new RENAME TO models;
+        """
+    )
+
+
+@migration
+def m006_chunk_ocr_confidence(conn: apsw.Connection) -> None:
     # Chunks read by OCR keep the engine's mean confidence over their text
     # (0..1); NULL means the text came from the file itself.
     conn.execute("ALTER TABLE chunks ADD COLUMN ocr_confidence REAL")

@@ -12,7 +12,8 @@ class Hit:
     ``start``/``end`` are character offsets into the document's extracted text
     (for plain-text formats that is the file's own decoded text). ``score`` is
     the ranking score of the search mode (cosine similarity for vector search,
-    negated BM25 for keyword search, reciprocal-rank fusion for hybrid);
+    negated BM25 for keyword search, reciprocal-rank fusion for hybrid, the
+    cross-encoder's score for candidates a reranker reordered);
     ``similarity`` is the cosine similarity to the query whenever it is known,
     which is what relevance thresholds compare against. ``ocr_confidence``
     (0..1) is set when the chunk's text was read by OCR from a scan or image.

@@ -57,6 +57,8 @@ class Settings:
     top_k: int = 5
     search_mode: str = "hybrid"
     relevance_threshold: float = 0.25
+    reranker: str | None = None  # an installed reranker's name (or folder); None: no reranking
+    rerank_top_n: int = 30  # candidates the reranker reorders (20-50)
     # generation
     model: str | None = None
     adapter: str | None = None
@@ -65,6 +67,15 @@ class Settings:
     n_gpu_layers: int = 0
     max_tokens: int = 512
     temperature: float = 0.2
+    # where answers are generated: None is this computer, else an OpenAI-compatible server
+    engine_url: str | None = None
+    engine_key: str | None = None  # kept in this file in plain text, like any client's config
+    engine_model: str | None = None  # the server's model name (None: the first it lists)
+    engine_adapters: dict = field(default_factory=dict)  # local adapter name -> server name or "lora:ID"
+    engine_timeout: float = 120.0  # seconds the server may stay silent
+    # ragdesk serve and Settings -> Serve to other programs
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8756
     extra: dict = field(default_factory=dict)
 
     @classmethod

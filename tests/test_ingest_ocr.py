@@ -162,12 +162,13 @@ def test_the_ocr_confidence_column_is_added_to_an_existing_database(tmp_path, mo
 
     conn = apsw.Connection(str(tmp_path / "old.db"))
     shipped = list(migrations.MIGRATIONS)
-    monkeypatch.setattr(migrations, "MIGRATIONS", shipped[:4])  # a database from before OCR
+    before = [name for name, _ in shipped].index("m006_chunk_ocr_confidence")
+    monkeypatch.setattr(migrations, "MIGRATIONS", shipped[:before])  # a database from before OCR
     migrations.apply(conn)
     conn.execute("INSERT INTO collections (id, name, embedding_model, dimension, chunk_tokens, chunk_overlap, created_at)"
                  " VALUES (1, 'c', 'm', 3, 200, 40, 0)")
     conn.execute("INSERT INTO documents VALUES (1, 1, '/a.txt', 'text', 1, 1, 'x', 1, 0)")
     conn.execute("INSERT INTO chunks (document_id, ordinal, start, end, n_tokens, text) VALUES (1, 0, 0, 1, 1, 'a')")
     monkeypatch.setattr(migrations, "MIGRATIONS", shipped)
-    assert migrations.apply(conn) == ["m005_chunk_ocr_confidence"]
+    assert migrations.apply(conn) == ["m006_chunk_ocr_confidence"]
     assert conn.execute("SELECT text, ocr_confidence FROM chunks").fetchall() == [("a", None)]

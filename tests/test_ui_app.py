@@ -194,3 +194,30 @@ def test_load_default_model_button_loads_the_builtin_model(make_window, qtbot):
     assert window.controller.model_name == "smollm2-135m-instruct"
     assert not window.chat.banner.isVisible() and window.chat.input.isEnabled()
     assert Settings.load().model == "smollm2-135m-instruct"  # loaded again at the next start
+
+
+def test_installed_rerankers_reach_the_settings_dialog(make_window, qtbot, tmp_path):
+    """A registered reranker is offered next to Off; choosing it reaches the workers' stores."""
+    from ragdesk import db, paths
+    from ragdesk.llm.registry import ModelRegistry
+
+    folder = tmp_path / "ce"  # passes the registry's check (config, tokenizer, weights file); never loaded here
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"architectures": ["BertForSequenceClassification"],
+                                                    "id2label": {"0": "LABEL_0"}}))
+    (folder / "tokenizer.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"\0" * 64)
+    conn = db.connect(paths.db_path())
+    ModelRegistry(conn).add_reranker(folder, name="my-reranker")
+    conn.close()
+    window = make_window()
+    qtbot.waitUntil(lambda: window.controller.reranker_names == ["my-reranker"], timeout=WAIT_MS)
+    dialog = window.open_settings()
+    assert [dialog.reranker.itemText(i) for i in range(dialog.reranker.count())] == ["Off", "my-reranker"]
+    assert dialog.reranker.currentText() == "Off" and not dialog.rerank_top_n.isEnabled()
+    dialog.reranker.setCurrentIndex(1)
+    dialog.rerank_top_n.setValue(40)
+    dialog.accept()
+    assert (Settings.load().reranker, Settings.load().rerank_top_n) == ("my-reranker", 40)
+    worker = window.controller.model_worker
+    qtbot.waitUntil(lambda: worker.session.store.settings.reranker == "my-reranker", timeout=WAIT_MS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from ragdesk.chat import budget, citations
 from ragdesk.chat.conversations import ConversationStore
@@ -60,16 +60,12 @@ class ChatSession:
     """Asks questions of a local model with retrieval and/or a LoRA adapter."""
 
     def __init__(self, store, *, engine=None, registry=None, settings: Settings | None = None) -> None:
-        from ragdesk.llm.engine import Engine
+        from ragdesk.llm.backends import create_engine
         from ragdesk.llm.registry import ModelRegistry
 
         self.store = store
         self.settings = settings or store.settings
-        self.engine = engine or Engine(
-            n_ctx=self.settings.n_ctx,
-            n_threads=self.settings.n_threads,
-            n_gpu_layers=self.settings.n_gpu_layers,
-        )
+        self.engine = engine or create_engine(self.settings)
         self.registry = registry or ModelRegistry(store.conn)
         self.conversations = ConversationStore(store.conn)
         self.mode = "rag"
@@ -82,7 +78,14 @@ class ChatSession:
     # -- choices -----------------------------------------------------------
 
     def load_model(self, name_or_path: str | None = None):
-        """Load a model (registry name, GGUF path, or the default); no-op if already loaded."""
+        """Load a model (registry name, GGUF path, or the default); no-op if already loaded.
+
+        With a remote engine the name is the server's (see RemoteEngine.load).
+        """
+        if getattr(self.engine, "remote", False):
+            info = self.engine.load(name_or_path)
+            self.model_name = info.name
+            return info
         entry = self.registry.resolve(name_or_path or self.settings.model)
         if not (self.engine.loaded and self.engine.info and Path(self.engine.info.path) == Path(entry.path)):
             self.engine.load(entry.path)
@@ -93,6 +96,10 @@ class ChatSession:
         """Pick the LoRA adapter the lora and hybrid modes use (None: no adapter)."""
         if name_or_path is None:
             self.adapter_name = self.adapter_path = None
+            return
+        if getattr(self.engine, "remote", False):  # the server holds the adapter: its mapping decides
+            self.adapter_name, self.adapter_scale = str(name_or_path), scale
+            self.adapter_path = self.engine.adapter_ref(str(name_or_path))
             return
         entry = self.registry.resolve(name_or_path, kind="adapter")
         self.adapter_name, self.adapter_path, self.adapter_scale = entry.name, Path(entry.path), scale
@@ -123,12 +130,12 @@ class ChatSession:
         else:
             self.engine.set_adapter(None)
 
-    def _render(self, messages: list[dict], retrieval: bool):
+    def _render(self, messages: list[dict], retrieval: bool, stop: Sequence[str] = ()):
         # Small models tend to continue the pattern with another fenced source:
         # a new fence after the answer has begun ends it (a leading one is
         # dropped by _drop_leading_fence instead).
         extra = ("\n" + SOURCE_OPEN, "\n" + SOURCE_CLOSE) if retrieval else ()
-        return self.engine.render_chat(messages, extra_stop=extra)
+        return self.engine.render_chat(messages, extra_stop=(*extra, *stop))
 
     def _history(self, conversation_id: int | None) -> list[Turn]:
         if conversation_id is None:
@@ -155,8 +162,16 @@ class ChatSession:
         temperature: float | None = None,
         k: int | None = None,
         persist: bool = True,
+        history: Sequence[Turn] | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: Sequence[str] = (),
     ) -> Answer:
-        """Answer ``question``; streams pieces to ``on_token`` and records both messages."""
+        """Answer ``question``; streams pieces to ``on_token`` and records both messages.
+
+        ``history`` gives earlier turns directly (an API client's messages) instead of
+        reading them from ``conversation_id``; ``stop`` adds stop strings.
+        """
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
@@ -168,7 +183,7 @@ class ChatSession:
 
         if persist and conversation_id is None:
             conversation_id = self.conversations.create(question[:60]).id
-        history = self._history(conversation_id)
+        history = self._history(conversation_id) if history is None else list(history)
         if persist:
             self.conversations.add_message(conversation_id, "user", question, mode=spec.name, collection=collection)
 
@@ -192,19 +207,21 @@ class ChatSession:
             n_ctx=n_ctx,
             reserve=min(max_tokens, n_ctx // 4),
             # prompt_tokens counts exactly what will be evaluated (BOS included).
-            measure=lambda msgs: len(self.engine.prompt_tokens(self._render(msgs, spec.retrieval))),
+            measure=lambda msgs: len(self.engine.prompt_tokens(self._render(msgs, spec.retrieval, stop))),
             count=self.engine.count_tokens,
             specials=specials,
             example=self.settings.extra.get("cite_example", True),
         )
         given = fitted.sources or []
-        prompt = self._render(fitted.messages, spec.retrieval)
+        prompt = self._render(fitted.messages, spec.retrieval, stop)
         pieces: list[str] = []
+        sampling = {k: v for k, v in (("top_p", top_p), ("seed", seed)) if v is not None}
         tokens = self.engine.stream(
             prompt,
             max_tokens=min(max_tokens, n_ctx - fitted.prompt_tokens),
             temperature=self.settings.temperature if temperature is None else temperature,
             cancel=cancel,
+            **sampling,
         )
         for piece in _drop_leading_fence(tokens) if sources is not None else tokens:
             pieces.append(piece)

@@ -9,7 +9,8 @@ from ragdesk.cli.root import cli
 
 # Importing the command modules registers their commands on ``cli``.
 from ragdesk.cli import (  # noqa: E402,F401
-    chat_cmds, compare_cmds, demo_cmds, eval_cmds, lora_cmds, models_cmds, store_cmds, train_cmds, watch_cmds,
+    chat_cmds, compare_cmds, demo_cmds, eval_cmds, lora_cmds, models_cmds, serve_cmds, store_cmds, train_cmds,
+    watch_cmds,
 )
 
 

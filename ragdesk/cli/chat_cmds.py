@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ragdesk.cli.engine_opts import engine_choice, engine_options
 from ragdesk.cli.root import cli, emit_json, fail
 from ragdesk.cli.store_cmds import open_store
 
@@ -23,23 +24,26 @@ def chat_errors():
     from ragdesk.embedder import EmbeddingModelError
     from ragdesk.llm.engine import AdapterError, ModelLoadError
     from ragdesk.llm.registry import ModelNotFound
+    from ragdesk.llm.remote_protocol import RemoteEngineError
     from ragdesk.store import CollectionError
 
     try:
         yield
     except (
         ModeError, ConversationNotFound, DatabaseError, EmbeddingModelError, AdapterError,
-        ModelLoadError, ModelNotFound, CollectionError, ValueError,
+        ModelLoadError, ModelNotFound, CollectionError, RemoteEngineError, ValueError,
     ) as exc:
         fail(str(exc))
 
 
-def make_session(model: str | None, lora: str | None, collection: str | None, mode: str):
+def make_session(model: str | None, lora: str | None, collection: str | None, mode: str, engine: dict | None = None):
+    """A ChatSession with the model, adapter, collection and mode chosen; ``engine`` from engine_options."""
     from ragdesk.chat import ChatSession
+    from ragdesk.llm.backends import create_engine
 
     store = open_store()
     with chat_errors():
-        session = ChatSession(store)
+        session = ChatSession(store, engine=create_engine(store.settings, engine_choice(store.settings, engine or {})))
         session.load_model(model)
         session.choose_adapter(lora)
         session.collection = collection
@@ -84,9 +88,10 @@ def print_stats(answer) -> None:
 @click.option("--temperature", type=float, help="0 for greedy, reproducible answers.")
 @click.option("--conversation", type=int, help="Continue this conversation (id).")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer, its sources and timings as JSON.")
-def ask(question, mode, model, lora, collection, k, max_tokens, temperature, conversation, as_json) -> None:
+@engine_options
+def ask(question, mode, model, lora, collection, k, max_tokens, temperature, conversation, as_json, engine) -> None:
     """Ask one QUESTION; the answer streams and cites its sources."""
-    session = make_session(model, lora, collection, mode)
+    session = make_session(model, lora, collection, mode, engine)
     stream = None if as_json else (lambda piece: click.echo(piece, nl=False))
     with chat_errors():
         answer = session.ask(
@@ -110,9 +115,10 @@ CHAT_HELP = """Commands: /mode rag|lora|hybrid|closed, /lora NAME|off, /model NA
 @click.option("--model", "-m", help="Model name or GGUF path.")
 @click.option("--lora", "-a", help="LoRA adapter name or GGUF path.")
 @click.option("--collection", "-c", help="Collection to retrieve from.")
-def chat(mode, model, lora, collection) -> None:
+@engine_options
+def chat(mode, model, lora, collection, engine) -> None:
     """Interactive, streaming chat; /mode switches mode in place (no reload)."""
-    session = make_session(model, lora, collection, mode)
+    session = make_session(model, lora, collection, mode, engine)
     conversation_id = None
     click.echo(f"ragdesk chat · {session.model_name} · mode {session.mode}. {CHAT_HELP}")
     while True:

@@ -6,6 +6,7 @@ import threading
 
 import click
 
+from ragdesk.cli.engine_opts import engine_options
 from ragdesk.cli.root import cli, emit_json, fail
 
 
@@ -21,7 +22,8 @@ from ragdesk.cli.root import cli, emit_json, fail
 @click.option("--temperature", type=float, default=0.0, show_default=True,
               help="0 is greedy: the modes then differ only by what they know.")
 @click.option("--json", "as_json", is_flag=True, help="Print every answer with its sources and timings as JSON.")
-def compare(question, modes_text, model, lora, collection, k, max_tokens, temperature, as_json) -> None:
+@engine_options
+def compare(question, modes_text, model, lora, collection, k, max_tokens, temperature, as_json, engine) -> None:
     """Answer QUESTION in several modes (same model, collection and adapter), one after another."""
     from ragdesk.chat.modes import get_mode
     from ragdesk.cli.chat_cmds import chat_errors, make_session, print_sources, print_stats
@@ -38,7 +40,7 @@ def compare(question, modes_text, model, lora, collection, k, max_tokens, temper
     needing = [m for m in modes if get_mode(m).adapter]
     if needing and not lora:
         fail(f"mode {needing[0]} needs a LoRA adapter: choose one with --lora NAME")
-    session = make_session(model, lora, collection, modes[0])
+    session = make_session(model, lora, collection, modes[0], engine)
     if collection and any(get_mode(m).retrieval for m in modes):
         with chat_errors():
             session.store.collection(collection)  # a wrong name is named as such, not as "empty"

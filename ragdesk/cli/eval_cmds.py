@@ -6,6 +6,7 @@ import threading
 
 import click
 
+from ragdesk.cli.engine_opts import engine_options
 from ragdesk.cli.root import cli, ctrl_c_sets, emit_json, fail
 from ragdesk.cli.store_cmds import open_store, user_errors
 
@@ -15,39 +16,85 @@ def eval_group() -> None:
     """Evaluate retrieval and answers on your own or public data."""
 
 
+def parse_search_modes(text: str) -> list[str]:
+    """``bm25,hybrid+rerank`` -> ``["bm25", "hybrid+rerank"]``: search modes, each optionally reranked."""
+    from ragdesk.store.search import SEARCH_MODES
+
+    modes = [m.strip().lower() for m in text.split(",") if m.strip()]
+    bad = [m for m in modes if m.removesuffix("+rerank") not in SEARCH_MODES]
+    if bad or not modes:
+        raise click.BadParameter(f"choose from {', '.join(SEARCH_MODES)}, each optionally with +rerank "
+                                 f"(got {text!r})", param_hint="--modes")
+    return list(dict.fromkeys(modes))
+
+
+RETRIEVAL_COLUMNS = (("mrr@10", "MRR@10"), ("hit@1", "hit@1"), ("ndcg@10", "nDCG@10"),
+                     ("recall@10", "Recall@10"), ("recall@100", "Recall@100"))
+
+
+def _print_retrieval(results: dict[str, dict]) -> None:
+    """One table: a row per mode and category (categories first, the total last)."""
+    categories = list(next(iter(results.values()))["categories"])
+    width = max(8, *(len(c) for c in categories))
+    mode_width = max(6, *(len(m) for m in results))
+    click.echo(f"{'category':<{width}}  {'mode':<{mode_width}} {'queries':>7}"
+               + "".join(f"{title:>11}" for _, title in RETRIEVAL_COLUMNS))
+    for category in [*categories, None]:
+        for mode, result in results.items():
+            row = result if category is None else result["categories"][category]
+            click.echo(f"{category or 'all':<{width}}  {mode:<{mode_width}} {row['queries']:>7}"
+                       + "".join(f"{row[key]:>11.4f}" for key, _ in RETRIEVAL_COLUMNS))
+
+
 @eval_group.command()
 @click.option("--queries", "queries_path", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--qrels", "qrels_path", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--collection", "-c", help="Collection to search (default: the default collection).")
 @click.option("--mode", type=click.Choice(["hybrid", "vector", "bm25"]), default="hybrid", show_default=True)
+@click.option("--modes", "modes_text", help="Several modes in one run, comma-separated, each optionally "
+              "reranked: bm25,vector,hybrid,hybrid+rerank (overrides --mode).")
+@click.option("--rerank/--no-rerank", default=False, show_default=True,
+              help="Rerank --mode's candidates with the reranker chosen in the settings.")
 @click.option("--json", "as_json", is_flag=True)
-def retrieval(queries_path: str, qrels_path: str, collection: str | None, mode: str, as_json: bool) -> None:
-    """nDCG@10, Recall@10, Recall@100 and MRR@10 on BEIR-format queries and qrels.
+def retrieval(queries_path: str, qrels_path: str, collection: str | None, mode: str, modes_text: str | None,
+              rerank: bool, as_json: bool) -> None:
+    """nDCG@10, Recall@10, Recall@100, MRR@10 and hit@1 on BEIR-format queries and qrels.
 
-    A document's id is its file name without extension.
+    A document's id is its file name without extension, or, when the qrels
+    name documents by relative path (a slash in an id), the path relative to
+    wherever the qrels' paths start. Query ids ``CATEGORY-...`` get a row per
+    category next to the total. With --modes the JSON holds one such object
+    per mode under "modes".
     """
     from ragdesk.evaluation import retrieval as metrics
 
+    modes = parse_search_modes(modes_text) if modes_text else [mode + ("+rerank" if rerank else "")]
     store = open_store()
     queries = metrics.load_queries(queries_path)
     qrels = metrics.load_qrels(qrels_path)
+    ids = metrics.DocumentIds(qrels)
+    results = {}
     with user_errors():
         store.collection(collection)  # fail early on a wrong name
+        for name in modes:
+            base, _, extra = name.partition("+")
 
-        def ranked(text: str) -> list[str]:
-            # Enough chunks to fill 100 distinct documents in most cases.
-            return metrics.ranked_documents(store.search(text, collection, k=300, mode=mode))[:100]
+            def ranked(text: str, base=base, reranked=extra == "rerank") -> list[str]:
+                # Enough chunks to fill 100 distinct documents in most cases.
+                hits = store.search(text, collection, k=300, mode=base, rerank=reranked)
+                return metrics.ranked_documents(hits, ids)[:100]
 
-        scores = metrics.evaluate(queries, qrels, ranked)
-    result = {"mode": mode, **scores.to_json()}
+            results[name] = {"mode": name, **metrics.evaluate_by_category(queries, qrels, ranked).to_json()}
     if as_json:
-        emit_json(result)
+        emit_json(results[modes[0]] if not modes_text else {"modes": results})
         return
-    click.echo(
-        f"{scores.queries} queries, {mode}: nDCG@10 {scores.ndcg_at_10:.4f}  "
-        f"Recall@10 {scores.recall_at_10:.4f}  Recall@100 {scores.recall_at_100:.4f}  "
-        f"MRR@10 {scores.mrr_at_10:.4f}"
-    )
+    if len(results) == 1 and not results[modes[0]]["categories"]:
+        only = results[modes[0]]
+        click.echo(f"{only['queries']} queries, {modes[0]}: nDCG@10 {only['ndcg@10']:.4f}  "
+                   f"Recall@10 {only['recall@10']:.4f}  Recall@100 {only['recall@100']:.4f}  "
+                   f"MRR@10 {only['mrr@10']:.4f}  hit@1 {only['hit@1']:.4f}")
+        return
+    _print_retrieval(results)
 
 
 # ---------------------------------------------------------------------------- eval qa / make-qa
@@ -126,7 +173,8 @@ def _print_metrics(result: dict) -> None:
 @click.option("--k", "k", type=click.IntRange(1, 50), help="Chunks to retrieve (default: the setting).")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), help="Write an HTML report into DIR.")
 @click.option("--json", "as_json", is_flag=True, help="Print metrics and every answer as JSON.")
-def qa(qa_path, modes_text, collection, limit, model, lora, max_tokens, k, report_dir, as_json) -> None:
+@engine_options
+def qa(qa_path, modes_text, collection, limit, model, lora, max_tokens, k, report_dir, as_json, engine) -> None:
     """Compare the modes (and the closed-book baseline) on a QA file.
 
     Answers are greedy and short; a labelled question gets "Answer yes, no or
@@ -139,7 +187,7 @@ def qa(qa_path, modes_text, collection, limit, model, lora, max_tokens, k, repor
     modes = parse_modes(modes_text) or (["rag", "lora", "hybrid"] if lora else ["rag"])
     with chat_errors():
         items = load_qa(qa_path, limit=limit)
-    session = make_session(model, lora, collection, "closed")
+    session = make_session(model, lora, collection, "closed", engine)
     stop = threading.Event()
     with chat_errors(), StepBar("answering", quiet=as_json) as bar, ctrl_c_cancels(stop):
         run = run_eval(session, items, modes, collection=collection, max_tokens=max_tokens, k=k,
@@ -166,7 +214,8 @@ def qa(qa_path, modes_text, collection, limit, model, lora, max_tokens, k, repor
               "replies are rejected).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print counts (kept, tried, rejection reasons) as JSON.")
-def make_qa(collection, n, output, model, n_chunks, seed, as_json) -> None:
+@engine_options
+def make_qa(collection, n, output, model, n_chunks, seed, as_json, engine) -> None:
     """Let the local model write questions about sampled chunks; keep the answerable ones.
 
     Each line has question, answer, gold_doc (the chunk's document), chunk_id and path.
@@ -178,7 +227,7 @@ def make_qa(collection, n, output, model, n_chunks, seed, as_json) -> None:
     from ragdesk.cli.chat_cmds import chat_errors, make_session
     from ragdesk.qagen import generate_qa_detailed
 
-    session = make_session(model, None, collection, "closed")
+    session = make_session(model, None, collection, "closed", engine)
     stop = threading.Event()
     with chat_errors():
         chunks = session.store.sample_chunks(collection, n_chunks or 3 * n, seed=seed)

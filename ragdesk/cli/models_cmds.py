@@ -1,4 +1,4 @@
-"""``ragdesk models``: list, pull, add and remove GGUF models and LoRA adapters."""
+"""``ragdesk models``: list, pull, add and remove GGUF models, LoRA adapters and rerankers."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _console(stderr: bool = False):
 
 @cli.group()
 def models() -> None:
-    """Manage GGUF models and LoRA adapters: list, pull, add, rm."""
+    """Manage GGUF models, LoRA adapters and rerankers: list, pull, add, rm."""
 
 
 def listing(registry, kind: str | None = None, total_memory: int | None = None) -> list[dict]:
@@ -63,14 +63,26 @@ def listing(registry, kind: str | None = None, total_memory: int | None = None) 
                 "context_length": item.context_length, "params": item.params, "description": item.description,
                 "memory_needed": machine_fit.memory_needed(item), "recommended": item in recommended,
             })
+    if kind in (None, "reranker"):
+        from ragdesk.llm.reranker_pull import RERANKERS
+
+        have = {row["source"] for row in rows}
+        for offer in (o for o in RERANKERS if o.source not in have):
+            rows.append({
+                "name": offer.name, "kind": "reranker", "path": None, "base_model": None, "architecture": None,
+                "size": offer.approx_size, "size_approx": True, "sha256": None, "source": offer.source,
+                "license": offer.license, "builtin": False, "default": False, "exists": False,
+                "status": "available", "repo_id": offer.repo_id, "filename": None, "context_length": None,
+                "params": None, "description": offer.description, "memory_needed": None, "recommended": False,
+            })
     return rows
 
 
 @models.command("list")
-@click.option("--kind", type=click.Choice(["model", "adapter"]), help="Only models or only adapters.")
+@click.option("--kind", type=click.Choice(["model", "adapter", "reranker"]), help="Only models, adapters or rerankers.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_cmd(kind: str | None, as_json: bool) -> None:
-    """Installed models and adapters, and catalogue models available to pull."""
+    """Installed models, adapters and rerankers, and catalogue entries available to pull."""
     from rich.table import Table
 
     from ragdesk.llm import machine_fit
@@ -98,9 +110,10 @@ def list_cmd(kind: str | None, as_json: bool) -> None:
         for column in ("Name", "Params", "Size", "Memory", "Context", "Licence", "Description"):
             more.add_column(column, overflow="fold", no_wrap=column == "Name")
         for r in available:
-            more.add_row(("★ " if r["recommended"] else "") + r["name"], r["params"], _size(r["size"], approx=True),
-                         _size(r["memory_needed"], approx=True), f"{r['context_length']:,}", r["license"],
-                         r["description"])
+            context = f"{r['context_length']:,}" if r["context_length"] else "-"
+            params = r["params"] or ("reranker" if r["kind"] == "reranker" else "-")
+            more.add_row(("★ " if r["recommended"] else "") + r["name"], params, _size(r["size"], approx=True),
+                         _size(r["memory_needed"], approx=True), context, r["license"], r["description"])
         console.print(more)
         if any(r["recommended"] for r in available):
             console.print(f"★ Recommended for this computer ({machine_fit.describe_memory(total_memory)}); "
@@ -112,16 +125,22 @@ def list_cmd(kind: str | None, as_json: bool) -> None:
 @click.argument("filename", required=False)
 @click.option("--revision", help="Branch, tag or commit on the hub (default: main).")
 @click.option("--name", help="Name to register the model under.")
+@click.option("--kind", type=click.Choice(["model", "reranker"]),
+              help="What to pull (default: a reranker for a reranker's catalogue name, else a GGUF model). "
+              "A reranker is a whole hub repository: give REPO_ID alone.")
 @click.option("--json", "as_json", is_flag=True, help="Print the registered entry as JSON.")
-def pull(name_or_repo: str, filename: str | None, revision: str | None, name: str | None, as_json: bool) -> None:
+def pull(name_or_repo: str, filename: str | None, revision: str | None, name: str | None, kind: str | None,
+         as_json: bool) -> None:
     """Download a catalogue model by NAME, or REPO_ID FILENAME from the Hugging Face hub.
 
+    Rerankers (cross-encoders) by catalogue name, or ``--kind reranker REPO_ID``.
     Interrupted downloads resume where they stopped when pulled again.
     """
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
     from ragdesk.llm.download import pull_model
     from ragdesk.llm.registry import ModelError
+    from ragdesk.llm.reranker_pull import find_offer, pull_reranker
 
     registry = _registry()
     label = filename or name_or_repo
@@ -137,8 +156,14 @@ def pull(name_or_repo: str, filename: str | None, revision: str | None, name: st
 
     try:
         try:
-            entry = pull_model(name_or_repo, filename, revision=revision, name=name, registry=registry,
-                               progress=progress)
+            if kind == "reranker" or (kind is None and filename is None and find_offer(name_or_repo)):
+                if filename is not None:
+                    fail("a reranker is a whole repository: give REPO_ID alone, without FILENAME.")
+                entry = pull_reranker(name_or_repo, revision=revision, name=name, registry=registry,
+                                      progress=progress)
+            else:
+                entry = pull_model(name_or_repo, filename, revision=revision, name=name, registry=registry,
+                                   progress=progress)
         finally:
             if bar.live.is_started:
                 bar.stop()
@@ -149,7 +174,8 @@ def pull(name_or_repo: str, filename: str | None, revision: str | None, name: st
     if as_json:
         emit_json(entry.to_json())
         return
-    click.echo(f"Pulled '{entry.name}' ({_size(entry.size)}, sha256 verified) to {entry.path}")
+    checked = "checked" if entry.kind == "reranker" else "sha256 verified"
+    click.echo(f"Pulled '{entry.name}' ({_size(entry.size)}, {checked}) to {entry.path}")
     if entry.license:
         click.echo(f"Licence: {entry.license}")
 
@@ -162,17 +188,24 @@ def pull(name_or_repo: str, filename: str | None, revision: str | None, name: st
 @click.option("--copy", is_flag=True, help="Copy the file into the data folder instead of referring to it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the registered entry as JSON.")
 def add(path: str, name: str | None, base_model: str | None, licence: str | None, copy: bool, as_json: bool) -> None:
-    """Register a local GGUF model or LoRA adapter file (checked first)."""
+    """Register a local GGUF model or LoRA adapter file, or a reranker folder (checked first)."""
+    from pathlib import Path
+
     from ragdesk.llm.registry import ModelError
 
     try:
-        entry = _registry().add(path, name=name, base_model=base_model, license=licence, copy=copy)
+        if Path(path).expanduser().is_dir():
+            if base_model or copy:
+                fail("--base and --copy are for GGUF files; a reranker folder is registered where it is.")
+            entry = _registry().add_reranker(path, name=name, license=licence)
+        else:
+            entry = _registry().add(path, name=name, base_model=base_model, license=licence, copy=copy)
     except ModelError as exc:
         fail(str(exc))
     if as_json:
         emit_json(entry.to_json())
         return
-    what = "LoRA adapter" if entry.kind == "adapter" else "model"
+    what = {"adapter": "LoRA adapter", "reranker": "reranker"}.get(entry.kind, "model")
     base = f" for '{entry.base_model}'" if entry.base_model else ""
     click.echo(f"Added {what} '{entry.name}'{base} ({entry.architecture or 'unknown architecture'}, "
                f"{_size(entry.size)}): {entry.path}")

@@ -24,11 +24,12 @@ def user_errors():
     from ragdesk.db import DatabaseError
     from ragdesk.embedder import EmbeddingModelError
     from ragdesk.migrations import SchemaTooNew
+    from ragdesk.reranker import RerankerError
     from ragdesk.store import CollectionError
 
     try:
         yield
-    except (CollectionError, DatabaseError, EmbeddingModelError, SchemaTooNew, ValueError) as exc:
+    except (CollectionError, DatabaseError, EmbeddingModelError, RerankerError, SchemaTooNew, ValueError) as exc:
         fail(str(exc))
 
 
@@ -162,12 +163,14 @@ def count_text(folders: int, files: int) -> str:
 @click.option("--collection", "-c", help="Collection to search (default: the default collection).")
 @click.option("--k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Number of chunks.")
 @click.option("--mode", type=click.Choice(["hybrid", "vector", "bm25"]), default="hybrid", show_default=True)
+@click.option("--rerank/--no-rerank", default=None,
+              help="Reorder the best candidates with the chosen reranker (default: for hybrid, when one is chosen).")
 @click.option("--json", "as_json", is_flag=True, help="Print hits as JSON.")
-def search(query: str, collection: str | None, k: int, mode: str, as_json: bool) -> None:
+def search(query: str, collection: str | None, k: int, mode: str, rerank: bool | None, as_json: bool) -> None:
     """Find the chunks most relevant to QUERY."""
     store = open_store()
     with user_errors():
-        hits = store.search(query, collection, k=k, mode=mode)
+        hits = store.search(query, collection, k=k, mode=mode, rerank=rerank)
     if as_json:
         emit_json([h.to_json() for h in hits])
         return

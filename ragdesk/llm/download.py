@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -116,19 +117,31 @@ def remote_file(
     token: str | bool | None = None,
 ) -> RemoteFile:
     """Ask the hub about one file (a HEAD request); clear errors when offline or not found."""
-    from huggingface_hub import errors, get_hf_file_metadata, hf_hub_url
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
     endpoint = hub_endpoint(endpoint)
+    with hub_errors(repo_id, f"{repo_id}/{filename}", revision, endpoint, filename=filename):
+        url = hf_hub_url(repo_id, filename, revision=revision, endpoint=endpoint)
+        meta = get_hf_file_metadata(url, token=token, endpoint=endpoint)
+    sha256 = meta.etag if meta.etag and _SHA256.match(meta.etag) else None
+    if sha256 is None:  # not an LFS etag: ask the tree API for the LFS oid
+        sha256 = _lfs_sha256(repo_id, filename, meta.commit_hash or revision, endpoint, token)
+    return RemoteFile(repo_id, filename, revision or "main", meta.location, meta.commit_hash, meta.size, sha256)
+
+
+@contextmanager
+def hub_errors(repo_id: str, what: str, revision: str | None, endpoint: str, *, filename: str | None = None):
+    """Turn huggingface_hub's exceptions inside the block into DownloadErrors that say what to do."""
+    from huggingface_hub import errors
+
     host = urlparse(endpoint).netloc or endpoint
-    what = f"{repo_id}/{filename}"
     if _offline():
         raise HubUnreachable(f"could not reach {host} to download {what}: offline mode is on (HF_HUB_OFFLINE).")
     try:
-        url = hf_hub_url(repo_id, filename, revision=revision, endpoint=endpoint)
-        meta = get_hf_file_metadata(url, token=token, endpoint=endpoint)
+        yield
     except errors.HFValidationError as exc:
         raise DownloadError(f"'{repo_id}' is not a valid repository id (expected owner/name): {exc}") from None
-    except (errors.OfflineModeIsEnabled, *_transient_errors()) as exc:
+    except (errors.OfflineModeIsEnabled, errors.LocalEntryNotFoundError, *_transient_errors()) as exc:
         raise HubUnreachable(f"could not reach {host} to download {what} (offline?): {exc}") from None
     except errors.GatedRepoError:
         raise DownloadError(
@@ -144,10 +157,6 @@ def remote_file(
         raise RemoteFileNotFound(f"{repo_id} has no file '{filename}'.") from None
     except errors.HfHubHTTPError as exc:
         raise DownloadError(f"{host} refused {what}: {_status(exc)}.") from None
-    sha256 = meta.etag if meta.etag and _SHA256.match(meta.etag) else None
-    if sha256 is None:  # not an LFS etag: ask the tree API for the LFS oid
-        sha256 = _lfs_sha256(repo_id, filename, meta.commit_hash or revision, endpoint, token)
-    return RemoteFile(repo_id, filename, revision or "main", meta.location, meta.commit_hash, meta.size, sha256)
 
 
 def _lfs_sha256(repo_id: str, filename: str, revision: str | None, endpoint: str, token) -> str | None:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from ragdesk.llm.prompt_format import Prompt, StopFilter
+from ragdesk.llm.prompt_format import AnswerFilter, Prompt
 
 _CONTROL, _EOG = 1, 2  # token kinds that end an answer (control tokens only in chat prompts)
 
@@ -40,6 +40,23 @@ class GenerationStats:
     tokens_per_s: float
     stop_reason: str  # "stop" | "length" | "cancelled"
     cached_prompt_tokens: int = 0
+
+    @classmethod
+    def timed(cls, t0: float, t_first: float | None, end: float, *, prompt_tokens: int, completion_tokens: int,
+              sampled: int, stop_reason: str, cached_prompt_tokens: int = 0) -> "GenerationStats":
+        """Statistics from perf_counter readings: start, first token (None: none came), end."""
+        first = t_first or end
+        gen_s = end - first
+        return cls(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            prompt_ms=(first - t0) * 1000,
+            generation_ms=gen_s * 1000,
+            total_ms=(end - t0) * 1000,
+            tokens_per_s=(sampled - 1) / gen_s if sampled > 1 and gen_s > 0 else 0.0,
+            stop_reason=stop_reason,
+            cached_prompt_tokens=cached_prompt_tokens,
+        )
 
 
 class Generation:
@@ -105,8 +122,7 @@ class Generation:
         reason = "length"
         cached = self._cached_prefix(llm, tokens)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="ignore")  # as llama-cpp-python
-        stops = StopFilter(prompt.stop) if prompt.stop else None
-        lstrip = prompt.chat
+        shown = AnswerFilter(prompt.stop, lstrip=prompt.chat)
         # Only chat prompts end at any control token; raw completions behave like llama-cpp-python.
         last_kind = _CONTROL if prompt.chat else _EOG
         kinds, pieces = self._kinds, self._pieces
@@ -136,18 +152,12 @@ class Generation:
                     piece = pieces.get(token)
                     text = decoder.decode(piece if piece is not None else self._piece_bytes(token))
                     if text:
-                        if lstrip:
-                            text = text.lstrip()
-                            lstrip = not text
-                        if stops is not None:
-                            text, stopped = stops.feed(text)
-                            if stopped:
-                                if text:
-                                    yield text
-                                reason = "stop"
-                                break
+                        text, stopped = shown.feed(text)
                         if text:
                             yield text
+                        if stopped:
+                            reason = "stop"
+                            break
                     if produced >= max_tokens:
                         break
                     if cancel is not None and cancel():
@@ -158,7 +168,7 @@ class Generation:
                     raise
                 reason = "cancelled"  # llama_decode was aborted by the cancel hook mid-prompt
                 self._invalidate_kv()
-            tail = stops.flush() if stops is not None else ""
+            tail = shown.flush()
             if tail:
                 yield tail
         except GeneratorExit:
@@ -170,18 +180,9 @@ class Generation:
             if abort is not None:
                 self._clear_abort(llm)
             self._busy = False
-            end = time.perf_counter()
-            first = t_first or end
-            gen_s = end - first
-            self.last_stats = GenerationStats(
-                prompt_tokens=len(tokens),
-                completion_tokens=produced,
-                prompt_ms=(first - t0) * 1000,
-                generation_ms=gen_s * 1000,
-                total_ms=(end - t0) * 1000,
-                tokens_per_s=(sampled - 1) / gen_s if sampled > 1 and gen_s > 0 else 0.0,
-                stop_reason=reason,
-                cached_prompt_tokens=cached,
+            self.last_stats = GenerationStats.timed(
+                t0, t_first, time.perf_counter(), prompt_tokens=len(tokens), completion_tokens=produced,
+                sampled=sampled, stop_reason=reason, cached_prompt_tokens=cached,
             )
 
     def generate(self, prompt: Prompt | str, **kw: Any) -> tuple[str, GenerationStats]:

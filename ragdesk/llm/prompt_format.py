@@ -207,6 +207,29 @@ class StopFilter:
         return pending
 
 
+class AnswerFilter:
+    """What an answer shows of generated text: leading whitespace dropped (chat), stop strings cut off.
+
+    Shared by the local engine and the remote one, so both end answers alike.
+    """
+
+    def __init__(self, stops: Iterable[str], *, lstrip: bool) -> None:
+        self._stops = StopFilter(stops) if stops else None
+        self._lstrip = lstrip
+
+    def feed(self, text: str) -> tuple[str, bool]:
+        """Like StopFilter.feed: (text safe to show, whether a stop string was reached)."""
+        if self._lstrip:
+            text = text.lstrip()
+            self._lstrip = not text
+        if self._stops is None or not text:
+            return text, False
+        return self._stops.feed(text)
+
+    def flush(self) -> str:
+        return self._stops.flush() if self._stops is not None else ""
+
+
 # ---------------------------------------------------------------------------- untrusted text
 
 

@@ -1,10 +1,12 @@
-"""The model registry: GGUF models and LoRA adapters ragdesk knows about.
+"""The model registry: GGUF models, LoRA adapters and rerankers ragdesk knows about.
 
 Two sources are merged: the built-in models that ship as Python packages
 (discovered, never stored) and the rows of the ``models`` table (files the user
 pulled from the hub or added from disk). Everything here works offline.
 
-Adding a file reads only its GGUF header (:mod:`ragdesk.llm.model_files`).
+Adding a file reads only its GGUF header (:mod:`ragdesk.llm.model_files`). A
+reranker is a folder (a cross-encoder as transformers saves it), not a GGUF file;
+adding one reads only its config (:func:`ragdesk.reranker.inspect_folder`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from ragdesk.llm.model_files import (  # noqa: F401 - the errors are part of the
 )
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
-KINDS = ("model", "adapter")
+KINDS = ("model", "adapter", "reranker")
+KIND_WORDS = {"model": "a model", "adapter": "a LoRA adapter", "reranker": "a reranker"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+@-]{0,127}$")
 
 
@@ -45,10 +48,10 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+@-]{0,127}$")
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One model or LoRA adapter: where its GGUF file is and what it is."""
+    """One model, LoRA adapter or reranker: where its GGUF file (a reranker's folder) is and what it is."""
 
     name: str
-    kind: str  # "model" | "adapter"
+    kind: str  # "model" | "adapter" | "reranker"
     path: Path
     base_model: str | None = None
     architecture: str | None = None
@@ -61,7 +64,7 @@ class ModelEntry:
 
     @property
     def exists(self) -> bool:
-        return self.path.is_file()
+        return self.path.is_dir() if self.kind == "reranker" else self.path.is_file()
 
     @property
     def registered(self) -> bool:
@@ -183,9 +186,7 @@ class ModelRegistry:
             else:
                 entry = self.get(text)
         if entry.kind != kind:
-            what = "a LoRA adapter" if entry.kind == "adapter" else "a model"
-            wanted = "a model" if kind == "model" else "a LoRA adapter"
-            raise WrongModelKind(f"'{entry.name}' is {what}, not {wanted}.")
+            raise WrongModelKind(f"'{entry.name}' is {KIND_WORDS[entry.kind]}, not {KIND_WORDS.get(kind, kind)}.")
         if entry.builtin:
             from ragdesk.llm import builtin
 
@@ -196,6 +197,31 @@ class ModelRegistry:
                 f"the file of '{entry.name}' is missing ({entry.path}); "
                 f"remove it with `ragdesk models rm {entry.name}` or add the file again."
             )
+        return entry
+
+    def resolve_reranker(self, name_or_path: str | os.PathLike) -> ModelEntry:
+        """An installed reranker by name, or a reranker folder by path (checked, not registered)."""
+        from ragdesk.reranker import RerankerError, inspect_folder
+
+        text = str(name_or_path)
+        if not self._has_name(text) and Path(text).expanduser().is_dir():
+            folder = Path(text).expanduser().resolve()
+            if (known := self.find_by_path(folder)) is not None:
+                return self._check_reranker(known)
+            try:
+                facts = inspect_folder(folder)
+            except RerankerError as exc:
+                raise WrongModelKind(str(exc)) from None
+            return ModelEntry(name=folder.name, kind="reranker", path=folder, architecture=facts.architecture,
+                              size=facts.size, source="file", meta={"registered": False})
+        return self._check_reranker(self.get(text))
+
+    def _check_reranker(self, entry: ModelEntry) -> ModelEntry:
+        if entry.kind != "reranker":
+            raise WrongModelKind(f"'{entry.name}' is {KIND_WORDS[entry.kind]}, not a reranker.")
+        if not entry.exists:
+            raise ModelFileMissing(f"the folder of reranker '{entry.name}' is missing ({entry.path}); "
+                                   f"remove it with `ragdesk models rm {entry.name}` or pull it again.")
         return entry
 
     def adapters_for(self, model_name: str) -> list[ModelEntry]:
@@ -254,6 +280,41 @@ class ModelRegistry:
             raise DuplicateModel(f"a model named '{name}' already exists; choose another name (--name).") from None
         return entry
 
+    def add_reranker(
+        self,
+        path: str | os.PathLike,
+        *,
+        name: str | None = None,
+        source: str = "local",
+        license: str | None = None,
+        meta: dict | None = None,
+    ) -> ModelEntry:
+        """Register a reranker folder (checked first: a one-output cross-encoder with tokenizer and weights)."""
+        from ragdesk.reranker import RerankerError, inspect_folder
+
+        folder = Path(path).expanduser().resolve()
+        try:
+            facts = inspect_folder(folder)
+        except RerankerError as exc:
+            raise InvalidModelFile(str(exc)) from None
+        if (other := self.find_by_path(folder)) is not None:
+            raise DuplicateModel(f"{folder} is already registered as '{other.name}'.")
+        name = name or default_name(folder)
+        self.check_name(name)
+        entry = ModelEntry(name=name, kind="reranker", path=folder, architecture=facts.architecture,
+                           size=facts.size, source=source, license=license, meta=meta or {})
+        try:
+            with db.transaction(self.conn):
+                self.conn.execute(
+                    "INSERT INTO models (name, kind, path, architecture, size, source, license, meta, added_at)"
+                    " VALUES (?, 'reranker', ?, ?, ?, ?, ?, ?, ?)",
+                    (entry.name, str(folder), entry.architecture, entry.size, entry.source, entry.license,
+                     json.dumps(entry.meta), time.time()),
+                )
+        except apsw.ConstraintError:
+            raise DuplicateModel(f"a model named '{name}' already exists; choose another name (--name).") from None
+        return entry
+
     def remove(self, name: str, *, delete_file: bool = True) -> None:
         """Unregister ``name``; its file is deleted only if it lives in ragdesk's data folder."""
         entry = self.get(name)
@@ -263,7 +324,10 @@ class ModelRegistry:
         with db.transaction(self.conn):
             self.conn.execute("DELETE FROM models WHERE name = ?", (name,))
         if delete_file and is_managed(entry.path):
-            entry.path.unlink(missing_ok=True)
+            if entry.path.is_dir():  # a reranker's folder
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                entry.path.unlink(missing_ok=True)
             parent = entry.path.parent.resolve()
             roots = (paths.models_dir().resolve(), paths.adapters_dir().resolve())
             if parent.is_dir() and parent not in roots and not any(parent.iterdir()):

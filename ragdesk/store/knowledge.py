@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import time
@@ -16,6 +17,8 @@ from ragdesk.store import documents, search as search_mod
 from ragdesk.store.collections import Collection, CollectionError, CollectionInfo
 from ragdesk.store.indexer import CancelFn, Indexer, IndexReport, ProgressFn
 
+log = logging.getLogger(__name__)
+
 
 class KnowledgeStore:
     """Collections of indexed documents in one SQLite file, searchable three ways."""
@@ -28,6 +31,7 @@ class KnowledgeStore:
         self._pool = None
         self._read_conn = None
         self._bits: dict[int, object] = {}  # collection id -> BitIndex
+        self._rerankers: dict[str, object] = {}  # setting value -> Reranker
 
     def close(self) -> None:
         if self._pool is not None:
@@ -208,11 +212,50 @@ class KnowledgeStore:
         *,
         k: int | None = None,
         mode: str | None = None,
+        rerank: bool | None = None,
     ) -> list[Hit]:
-        """The chunks most relevant to ``query``, best first."""
-        target = self.collection(collection)
+        """The chunks most relevant to ``query``, best first.
+
+        ``rerank`` reorders the best ``settings.rerank_top_n`` candidates with
+        the reranker chosen in the settings: True asks for it (an error when
+        none is usable), False never, None (default) for hybrid search
+        whenever one is chosen.
+        """
         mode = mode or self.settings.search_mode
         k = k or self.settings.top_k
+        reranker = self._reranker_for(mode, rerank)
+        if reranker is None:
+            return self._search(query, collection, k, mode)
+        from ragdesk.reranker import clamp_top_n
+
+        top_n = clamp_top_n(self.settings.rerank_top_n)
+        return reranker.rerank(query, self._search(query, collection, max(k, top_n), mode), top_n)[:k]
+
+    def _reranker_for(self, mode: str, rerank: bool | None):
+        """The Reranker a search should use, or None (see ``search``)."""
+        from ragdesk.reranker import Reranker, RerankerError
+
+        name = self.settings.reranker
+        if rerank is False or (rerank is None and (mode != "hybrid" or not name)):
+            return None
+        if not name:
+            raise RerankerError("no reranker is chosen: pull one with `ragdesk models pull --kind reranker "
+                                "ms-marco-minilm-l6-v2`, then choose it in the settings.")
+        if name not in self._rerankers:
+            from ragdesk.llm.registry import ModelError, ModelRegistry
+
+            try:
+                entry = ModelRegistry(self.conn).resolve_reranker(name)
+            except ModelError as exc:
+                if rerank is None:  # a chosen reranker went missing: search on without it
+                    log.warning("reranker %r is not usable, searching without it: %s", name, exc)
+                    return None
+                raise RerankerError(f"the reranker {name!r} is not usable: {exc}") from None
+            self._rerankers[name] = Reranker(entry.path)
+        return self._rerankers[name]
+
+    def _search(self, query: str, collection: str | None, k: int, mode: str) -> list[Hit]:
+        target = self.collection(collection)
         if mode == "bm25":
             return search_mod.search(self.conn, target, query, None, k=k, mode=mode)
         if search_mod.chunk_count(self.conn, target) == 0:

@@ -89,6 +89,7 @@ class AppController(LibraryCommands, QObject):
         self.models: list = []  # ModelEntry, reported by the model worker
         self.adapter_entries: list = []  # adapters that fit the loaded model
         self.catalog_known = False
+        self.reranker_names: list[str] = []  # installed rerankers, for the Settings dialog
         self.preferred_mode = "rag"
         self.mode = "rag"
         self.adapter: str | None = None
@@ -137,6 +138,7 @@ class AppController(LibraryCommands, QObject):
         mw.modelFailed.connect(self._on_model_failed)
         mw.availability.connect(self._on_availability)
         mw.catalog.connect(self._on_catalog)
+        mw.rerankers.connect(self._on_rerankers)
         mw.problem.connect(self.errorOccurred)
         mw.answerStarted.connect(self._on_answer_started)
         mw.answerTokens.connect(self.answerTokens)
@@ -231,6 +233,9 @@ class AppController(LibraryCommands, QObject):
     def _on_catalog(self, models, adapters) -> None:
         self.models, self.adapter_entries, self.catalog_known = list(models), list(adapters), True
         self.catalogChanged.emit()
+
+    def _on_rerankers(self, names) -> None:
+        self.reranker_names = list(names)
 
     def default_model_available(self) -> bool:
         """Whether the built-in default model is installed (assumed until the worker has looked)."""

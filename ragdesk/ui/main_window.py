@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
         self.conversation_id: int | None = None
         self.last_error: QMessageBox | None = None
         self.train_dialog = None  # the Train adapter dialog, once opened
+        self._serve = None  # Settings ▸ Serve to other programs, once opened
         self.setObjectName("mainWindow")
         self.setWindowTitle("ragdesk")
         self.setAcceptDrops(True)
@@ -318,8 +319,13 @@ class MainWindow(QMainWindow):
                 "Models",
             )
             return None
-        dialog = ModelManagerDialog(self, self.registry_factory)
+        dialog = ModelManagerDialog(self, self.registry_factory, settings=self.controller.settings)
         dialog.finished.connect(lambda _result: self._models_changed())
+        if dialog.engine_panel is not None:  # answers generated here or on a server: saved, engine switched
+            from ragdesk.ui.engine_panel import apply_choice
+
+            dialog.engine_panel.engineChosen.connect(
+                lambda choice: self.controller.apply_settings(apply_choice(self.controller.settings, choice)))
         for name in ("modelsChanged", "changed"):
             signal = getattr(dialog, name, None)
             if signal is not None and hasattr(signal, "connect"):
@@ -329,6 +335,14 @@ class MainWindow(QMainWindow):
 
     def _models_changed(self, *_args) -> None:
         self.controller.refresh_models()
+
+    def serve_controller(self):
+        """The app's "Serve to other programs" server (created on first use)."""
+        if self._serve is None:
+            from ragdesk.ui.serve_panel import ServeController
+
+            self._serve = ServeController.for_app(self.controller, self)
+        return self._serve
 
     def open_train_dialog(self):
         """Train a LoRA adapter on a collection (one dialog per window: reopening shows its run)."""
@@ -346,7 +360,8 @@ class MainWindow(QMainWindow):
         from ragdesk.paths import choose_data_folder
         from ragdesk.ui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.controller.settings, self)
+        dialog = SettingsDialog(self.controller.settings, self, serve=self.serve_controller(),
+                                rerankers=self.controller.reranker_names)
 
         def accepted() -> None:
             self.controller.apply_settings(dialog.result_settings())
@@ -451,6 +466,8 @@ class MainWindow(QMainWindow):
         if self.train_dialog is not None:
             self.train_dialog.shutdown()  # a run stops after its current step and keeps its checkpoint
         self.citations.shutdown()
+        if self._serve is not None:
+            self._serve.shutdown()
         self.controller.shutdown()
         event.accept()
 

@@ -61,9 +61,12 @@ class ModelManagerDialog(QDialog):
     _submit = Signal(object)  # queued into the worker
 
     def __init__(self, parent: QWidget | None = None, registry_factory: Callable[[], object] | None = None,
-                 total_memory: int | None = None) -> None:
+                 total_memory: int | None = None, settings=None) -> None:
+        """With ``settings``, an Engine tab chooses where answers are generated (see engine_panel)."""
         super().__init__(parent)
         self.total_memory = total_memory  # bytes; None: this computer's (for the recommendation)
+        self.settings = settings
+        self.engine_panel = None
         self.setObjectName("modelManager")
         self.setWindowTitle("Models")
         self.registry_factory = registry_factory or _default_registry
@@ -95,6 +98,11 @@ class ModelManagerDialog(QDialog):
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.installed_page, "Installed")
         self.tabs.addTab(self.download_page, "Download")
+        if self.settings is not None:
+            from ragdesk.ui.engine_panel import EnginePanel
+
+            self.engine_panel = EnginePanel(self.settings, self)
+            self.tabs.addTab(self.engine_panel, "Engine")
         layout.addWidget(self.tabs, 1)
 
         self.task_panel = QFrame(self)
@@ -175,6 +183,8 @@ class ModelManagerDialog(QDialog):
 
     def done(self, result: int) -> None:
         self._release()  # a running download is cancelled; its partial file is kept for resuming
+        if self.engine_panel is not None:
+            self.engine_panel.shutdown()
         super().done(result)
 
     def showEvent(self, event) -> None:

@@ -34,7 +34,7 @@ def source_text(entry) -> str:
 def kind_text(entry) -> str:
     if entry.kind == "adapter":
         return f"LoRA adapter for {entry.base_model}" if entry.base_model else "LoRA adapter"
-    return "Model"
+    return "Reranker" if entry.kind == "reranker" else "Model"
 
 
 def _tree(parent: QWidget, columns, name: str) -> QTreeWidget:

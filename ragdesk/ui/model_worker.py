@@ -29,6 +29,7 @@ class ModelWorker(ComparisonWork):
     modelFailed = Signal(str, bool)  # sentence, whether a model is still loaded
     availability = Signal(dict)  # mode -> reason it can't run, or None
     catalog = Signal(object, object)  # models, adapters that fit the loaded model (all if none is)
+    rerankers = Signal(object)  # names of the installed rerankers
     answerStarted = Signal(int, int)  # request id, conversation id
     answerTokens = Signal(int, str)
     answerFinished = Signal(int, object)  # request id, Answer
@@ -85,10 +86,12 @@ class ModelWorker(ComparisonWork):
                 adapters = registry.adapters_for(name)
             else:
                 adapters = registry.list("adapter")
+            rerankers = [e.name for e in registry.list("reranker") if e.exists]
         except Exception:  # noqa: BLE001 - an unreadable registry shows as empty
             log.exception("cannot list models")
-            models, adapters = [], []
+            models, adapters, rerankers = [], [], []
         self.catalog.emit(models, adapters)
+        self.rerankers.emit(rerankers)
 
     @Slot(object)
     def load_model(self, name_or_path) -> None:
@@ -135,18 +138,21 @@ class ModelWorker(ComparisonWork):
         if self.session is None:
             return
         self.session.settings = settings
-        engine_knobs = ("n_threads", "n_ctx", "n_gpu_layers")
+        engine_knobs = ("n_threads", "n_ctx", "n_gpu_layers", "engine_url", "engine_key", "engine_model",
+                        "engine_adapters", "engine_timeout")
         if all(getattr(old, k) == getattr(settings, k) for k in engine_knobs):
             return
-        from ragdesk.llm.engine import Engine
+        from ragdesk.llm.backends import create_engine
 
-        was_loaded = self.session.engine.loaded
+        was_loaded, adapter = self.session.engine.loaded, self.session.adapter_name
         self.session.engine.close()
-        self.session.engine = Engine(
-            n_ctx=settings.n_ctx, n_threads=settings.n_threads, n_gpu_layers=settings.n_gpu_layers
-        )
-        if was_loaded and self._model_ref:
-            self.load_model(self._model_ref)  # the new context size/threads need a reload
+        self.session.engine = create_engine(settings)  # this computer's llama.cpp or a server
+        self.session.choose_adapter(None)
+        if (was_loaded and self._model_ref) or getattr(self.session.engine, "remote", False):
+            self.load_model(self._model_ref)  # a reload for the new context size/threads; a server connects
+        if adapter and self.session.engine.loaded:
+            self.set_adapter(adapter)  # chosen again the new engine's way (a server needs a mapping)
+        self._report_availability()
 
     def _piece(self, request: AskRequest, sink: TokenSink, piece: str) -> None:
         """Called for every generated piece (tests hook it to hold a stream open)."""

@@ -1,4 +1,4 @@
-"""Settings: threads, context length, GPU layers, top-k, chunk size, embedding model, data folder."""
+"""Settings: threads, context length, GPU layers, top-k, reranker, chunk size, embedding model, data folder."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from ragdesk import paths
+from ragdesk.reranker import TOP_N_MAX, TOP_N_MIN, clamp_top_n
 from ragdesk.settings import DEFAULT_EMBEDDING_MODEL, Settings
 from ragdesk.ui.qt import (
     QCheckBox,
@@ -28,7 +29,10 @@ from ragdesk.ui.qt import (
 class SettingsDialog(QDialog):
     """Edits a copy of the settings; ``result_settings()`` gives it back after OK."""
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Settings, parent: QWidget | None = None, serve=None, *,
+                 rerankers: list[str] = ()) -> None:
+        """``serve``: the app's ServeController, shown as "Serve to other programs" when given;
+        ``rerankers``: the names of the installed rerankers, offered next to Off."""
         super().__init__(parent)
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
@@ -75,6 +79,7 @@ class SettingsDialog(QDialog):
         self.top_k.setValue(settings.top_k)
         self.top_k.setToolTip("How many passages RAG and hybrid answers are given")
         form.addRow("Passages per answer (top-k)", self.top_k)
+        self._add_reranker_rows(form, settings, list(rerankers))
 
         self.chunk_tokens = QSpinBox(self)
         self.chunk_tokens.setRange(64, 2048)
@@ -127,7 +132,43 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        self.serve_panel = None
+        if serve is not None:
+            from ragdesk.ui.serve_panel import ServePanel
+
+            self.serve_panel = ServePanel(serve, settings, self)
+            layout.addWidget(self.serve_panel)
         layout.addWidget(buttons)
+
+    def _add_reranker_rows(self, form: QFormLayout, settings: Settings, rerankers: list[str]) -> None:
+        """A combo of the installed rerankers plus Off, and how many candidates it reorders."""
+        self.reranker = QComboBox(self)
+        self.reranker.setObjectName("reranker")
+        self.reranker.addItem("Off", None)
+        for name in rerankers:
+            self.reranker.addItem(name, name)
+        if settings.reranker and settings.reranker not in rerankers:
+            self.reranker.addItem(f"{settings.reranker} (not installed)", settings.reranker)
+        self.reranker.setCurrentIndex(max(0, self.reranker.findData(settings.reranker)) if settings.reranker else 0)
+        if self.reranker.count() == 1:
+            self.reranker.setEnabled(False)
+            self.reranker.setToolTip("No reranker is installed: pull one with "
+                                     "`ragdesk models pull ms-marco-minilm-l6-v2`")
+        else:
+            self.reranker.setToolTip("A cross-encoder that reorders the best hybrid search results: "
+                                     "better passages, slower answers")
+        form.addRow("Reranker", self.reranker)
+        self.rerank_top_n = QSpinBox(self)
+        self.rerank_top_n.setRange(TOP_N_MIN, TOP_N_MAX)
+        self.rerank_top_n.setValue(clamp_top_n(settings.rerank_top_n))
+        self.rerank_top_n.setSuffix(" candidates")
+        self.rerank_top_n.setToolTip("How many search results the reranker reads for each question")
+        form.addRow("Reranker reads", self.rerank_top_n)
+        self.reranker.currentIndexChanged.connect(self._update_reranker_rows)
+        self._update_reranker_rows()
+
+    def _update_reranker_rows(self) -> None:
+        self.rerank_top_n.setEnabled(self.reranker.currentData() is not None)
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose the data folder", str(self.data_folder))
@@ -160,10 +201,14 @@ class SettingsDialog(QDialog):
         s.max_tokens = self.max_tokens.value()
         s.temperature = round(self.temperature.value(), 2)
         s.top_k = self.top_k.value()
+        s.reranker = self.reranker.currentData()
+        s.rerank_top_n = self.rerank_top_n.value()
         s.chunk_tokens = self.chunk_tokens.value()
         if s.chunk_overlap >= s.chunk_tokens:  # the store refuses an overlap as large as a chunk
             s.chunk_overlap = s.chunk_tokens // 5
         s.embedding_model = self.embedding.currentText().strip() or DEFAULT_EMBEDDING_MODEL
         s.respect_ignore_files = self.ignore_files.isChecked()
         s.live_sync = self.live_sync.isChecked()
+        if self.serve_panel is not None:
+            self.serve_panel.apply_to(s)
         return s

@@ -7,7 +7,10 @@ requests ``ragdesk.llm.download`` makes through huggingface_hub:
   huggingface_hub reads (``X-Repo-Commit``, ``ETag``/``X-Linked-Etag`` holding the
   LFS sha256, ``X-Linked-Size``, ``Content-Length``), byte ranges (206 with
   ``Content-Range``, 416 past the end) and the hub's ``X-Error-Code`` 404s;
-* ``POST /api/models/{repo_id}/paths-info/{revision}`` (the tree API's LFS oids).
+* ``POST /api/models/{repo_id}/paths-info/{revision}`` (the tree API's LFS oids);
+* ``GET /api/models/{repo_id}/revision/{revision}`` (repo info: commit and file list) and
+  ``GET /api/models/{repo_id}/tree/{revision}`` (every file with size and LFS oid), which
+  ``snapshot_download`` asks before fetching a whole repository.
 
 Fault injection for tests: ``drop_after`` closes the connection of the next GET
 after that many body bytes (once), ``delay`` slows every 64 KiB piece,
@@ -34,6 +37,7 @@ import numpy as np
 COMMIT = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c"
 _RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)$")
 _PATHS_INFO = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/paths-info/(?P<rev>[^/]+)$")
+_REPO_API = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/(?P<what>revision|tree)/(?P<rev>[^/]+)/?$")
 _PIECE = 64 * 1024
 
 
@@ -158,8 +162,33 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(item.data)))
         self.end_headers()
 
+    def _send_json(self, data) -> None:
+        body = json.dumps(data).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _repo_api(self, match: re.Match) -> None:
+        repo, rev = match["repo"], match["rev"]
+        names = sorted(name for r, name in self.hub.files if r == repo)
+        if not names:
+            self._error(404, "RepoNotFound")
+        elif rev not in ("main", COMMIT):
+            self._error(404, "RevisionNotFound")
+        elif match["what"] == "revision":
+            self._send_json({"id": repo, "modelId": repo, "sha": COMMIT, "private": False,
+                             "siblings": [{"rfilename": name} for name in names]})
+        else:
+            self._send_json([_tree_entry(name, self.hub.files[(repo, name)]) for name in names])
+
     def do_GET(self) -> None:
         self._record()
+        api = _REPO_API.match(unquote(urlsplit(self.path).path))
+        if api:
+            self._repo_api(api)
+            return
         item, _, _ = self._lookup()
         if item is None:
             return
@@ -208,21 +237,17 @@ class _Handler(BaseHTTPRequestHandler):
         if not match:
             self._error(404, "RepoNotFound")
             return
-        out = []
-        for name in form.get("paths", []):
-            item = self.hub.files.get((match["repo"], name))
-            if item is None:
-                continue
-            info = {"type": "file", "path": name, "size": len(item.data), "oid": hashlib.sha1(item.data).hexdigest()}
-            if item.lfs:
-                info["lfs"] = {"oid": item.sha256, "size": len(item.data), "pointerSize": 134}
-            out.append(info)
-        body = json.dumps(out).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        out = [_tree_entry(name, self.hub.files[(match["repo"], name)])
+               for name in form.get("paths", []) if (match["repo"], name) in self.hub.files]
+        self._send_json(out)
+
+
+def _tree_entry(name: str, item: HubFile) -> dict:
+    """A file as the hub's tree and paths-info APIs describe it."""
+    info = {"type": "file", "path": name, "size": len(item.data), "oid": hashlib.sha1(item.data).hexdigest()}
+    if item.lfs:
+        info["lfs"] = {"oid": item.sha256, "size": len(item.data), "pointerSize": 134}
+    return info
 
 
 # ---------------------------------------------------------------- GGUF files
