@@ -181,6 +181,13 @@ def m005_reranker_kind(conn: apsw.Connection) -> None:
     )
 
 
+@migration
+def m006_chunk_ocr_confidence(conn: apsw.Connection) -> None:
+    # Chunks read by OCR keep the engine's mean confidence over their text
+    # (0..1); NULL means the text came from the file itself.
+    conn.execute("ALTER TABLE chunks ADD COLUMN ocr_confidence REAL")
+
+
 class SchemaTooNew(Exception):
     """The database was written by a newer ragdesk."""
 

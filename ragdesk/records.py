@@ -15,7 +15,8 @@ class Hit:
     negated BM25 for keyword search, reciprocal-rank fusion for hybrid, the
     cross-encoder's score for candidates a reranker reordered);
     ``similarity`` is the cosine similarity to the query whenever it is known,
-    which is what relevance thresholds compare against.
+    which is what relevance thresholds compare against. ``ocr_confidence``
+    (0..1) is set when the chunk's text was read by OCR from a scan or image.
     """
 
     chunk_id: int
@@ -28,6 +29,11 @@ class Hit:
     text: str
     score: float
     similarity: float | None = None
+    ocr_confidence: float | None = None
+
+    @property
+    def read_by_ocr(self) -> bool:
+        return self.ocr_confidence is not None
 
     def to_json(self) -> dict:
         """The stable ``--json`` form (extra keys may be added, none renamed)."""

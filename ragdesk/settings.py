@@ -17,16 +17,38 @@ from ragdesk import paths
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_COLLECTION = "default"
 
-DOCUMENT_EXTENSIONS = (".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf", ".docx")
+DOCUMENT_EXTENSIONS = (
+    ".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx", ".xlsm",
+    ".csv", ".tsv", ".epub", ".odt", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp",
+)
 CODE_EXTENSIONS = (
     ".py", ".js", ".jsx", ".ts", ".tsx", ".java", ".kt", ".c", ".h", ".cpp", ".hpp", ".cc",
     ".cs", ".go", ".rs", ".rb", ".php", ".swift", ".scala", ".sh", ".bash", ".sql", ".r",
-    ".lua", ".pl", ".toml", ".yaml", ".yml", ".json", ".ini", ".cfg", ".tex", ".csv",
+    ".lua", ".pl", ".toml", ".yaml", ".yml", ".json", ".ini", ".cfg", ".tex",
 )
+# A folder named "env" is not in this list: it is as often documentation (Rust's
+# std::env pages) as a virtualenv, and the walker recognises environments by
+# their marker files (pyvenv.cfg, conda-meta) whatever their name.
 SKIP_DIRS = (
-    ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", "env",
+    ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv",
     ".tox", ".mypy_cache", ".pytest_cache", "site-packages", "dist", "build",
 )
+
+# Lists that earlier releases wrote into settings.json as their defaults. Such a
+# saved list is the user's *default*, not a choice: it is upgraded on load so
+# that new formats and rules reach existing users.
+_FORMER_DEFAULTS = {
+    "extensions": [
+        (".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf", ".docx",
+         ".py", ".js", ".jsx", ".ts", ".tsx", ".java", ".kt", ".c", ".h", ".cpp", ".hpp", ".cc",
+         ".cs", ".go", ".rs", ".rb", ".php", ".swift", ".scala", ".sh", ".bash", ".sql", ".r",
+         ".lua", ".pl", ".toml", ".yaml", ".yml", ".json", ".ini", ".cfg", ".tex", ".csv"),
+    ],
+    "skip_dirs": [
+        (".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", "env",
+         ".tox", ".mypy_cache", ".pytest_cache", "site-packages", "dist", "build"),
+    ],
+}
 
 
 def _default_threads() -> int:
@@ -90,6 +112,8 @@ class Settings:
         for key, value in data.items():
             if key in known and key != "extra":
                 default = getattr(settings, key)
+                if isinstance(value, list) and any(list(old) == value for old in _FORMER_DEFAULTS.get(key, ())):
+                    continue  # an earlier release's default: take today's
                 if default is None or value is None or isinstance(value, type(default)) or (
                     isinstance(default, float) and isinstance(value, int)
                 ):

@@ -94,9 +94,9 @@ def test_pdf_encrypted_with_empty_user_password_is_read(tmp_path):
         (lambda p: D.make_truncated_pdf(p, keep=0.6), r"^corrupt or unreadable PDF: \S"),
         (lambda p: D.make_truncated_pdf(p, keep=0.1), r"^corrupt or unreadable PDF: \S"),
         (lambda p: p.write_bytes(b"%PDF-1.7\nnot really a pdf\n"), r"^corrupt or unreadable PDF: \S"),
-        (D.make_scanned_pdf, r"^no extractable text \(scanned PDF\?\)$"),
+        (D.make_scanned_pdf, r"^no text found \(no text layer, and no text that OCR could read\)$"),
     ],
-    ids=["encrypted", "truncated", "truncated-early", "garbage", "scanned"],
+    ids=["encrypted", "truncated", "truncated-early", "garbage", "drawings-only"],
 )
 def test_bad_pdfs_are_skipped_with_one_line_reasons(tmp_path, build, reason, caplog):
     path = tmp_path / "bad.pdf"
@@ -301,4 +301,4 @@ def test_sample_folder_extracts_and_skips_as_documented(tmp_path):
         assert squash(phrase) in squash(seen[rel]), rel
     for rel, reason in D.BAD_SAMPLE_FILES.items():
         assert skipped[rel].startswith(reason), (rel, skipped[rel])
-    assert skipped["image.png"] == "unsupported file type"
+    assert skipped["song.mp3"] == "unsupported file type"

@@ -136,8 +136,8 @@ def test_roots_inside_a_watched_folder_obey_its_rules(tmp_path):
     touch(root / "pyenv311" / "pyvenv.cfg")
     touch(root / "pyenv311" / "lib" / "notes.md")
     named = [root / "out" / "report.md", root / "src" / "app.py", root / "node_modules" / "x.md",
-             root / "pyenv311" / "lib" / "notes.md", root / "docs" / "guide.md", root / "gone.md", root / "photo.jpg"]
-    touch(root / "photo.jpg")
+             root / "pyenv311" / "lib" / "notes.md", root / "docs" / "guide.md", root / "gone.md", root / "clip.mp3"]
+    touch(root / "clip.mp3")
     items = list(walk(named, RULES, within=root, missing_ok=True))
     assert files_of(items, root) == ["docs/guide.md"]
     assert ignored_of(items, root) == {

@@ -36,11 +36,11 @@ def test_walk_finds_documents_in_sorted_order_and_skips_what_is_not_documents(tm
     touch(tmp_path / "__pycache__" / "m.py")
     touch(tmp_path / "myenv" / "pyvenv.cfg")  # a virtualenv under an unusual name
     touch(tmp_path / "myenv" / "lib" / "site.py")
-    touch(tmp_path / "photo.jpg")
+    touch(tmp_path / "song.mp3")
     items = list(walk([tmp_path], RULES))
     expected = ["A.rst", "a/b/c.py", "a/z.txt", "b.md", "c.pdf"]
     assert files_of(items) == [tmp_path / rel for rel in expected]
-    assert skipped_of(items, "unsupported") == {tmp_path / "photo.jpg": "unsupported file type"}
+    assert skipped_of(items, "unsupported") == {tmp_path / "song.mp3": "unsupported file type"}
     assert skipped_of(items, "error") == {}
     # What the skip list leaves out is reported with its rule; ignored folders are not entered.
     hidden = "hidden name (starts with '.')"
@@ -83,12 +83,12 @@ def test_rules_are_configurable_through_settings(tmp_path):
 
 def test_roots_can_be_files_missing_roots_are_reported(tmp_path):
     hidden = touch(tmp_path / ".secret" / "named.md")
-    photo = touch(tmp_path / "photo.jpg")
-    items = list(walk([hidden, tmp_path / "nope", photo, tmp_path / "relative.md"], RULES))
+    song = touch(tmp_path / "song.mp3")
+    items = list(walk([hidden, tmp_path / "nope", song, tmp_path / "relative.md"], RULES))
     assert files_of(items) == [hidden]  # named explicitly, so taken though hidden
     reasons = skipped_of(items, "error")
     assert reasons[tmp_path / "nope"] == "no such file or folder"
-    assert reasons[photo] == "unsupported file type (.jpg)"
+    assert reasons[song] == "unsupported file type (.mp3)"
     assert reasons[tmp_path / "relative.md"] == "no such file or folder"
 
 

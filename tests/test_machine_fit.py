@@ -63,7 +63,7 @@ def test_models_list_shows_the_recommendation(monkeypatch):
     monkeypatch.setenv("RAGDESK_MEMORY_GB", "4")
     runner = CliRunner()
     rows = json.loads(runner.invoke(cli, ["models", "list", "--json"]).stdout)
-    available = {r["name"]: r for r in rows if r["status"] == "available"}
+    available = {r["name"]: r for r in rows if r["status"] == "available" and r["kind"] == "model"}
     assert set(available) == {e.name for e in catalogue.CATALOGUE}
     assert [n for n, r in available.items() if r["recommended"]] == sorted(
         (e.name for e in recommend(4 * GIB)), key=[e.name for e in catalogue.CATALOGUE].index)

@@ -38,7 +38,7 @@ def test_cli_index_search_forget_collections_stats(tmp_path):
     assert set(skipped) == set(BAD_SAMPLE_FILES)
     for name, reason_start in BAD_SAMPLE_FILES.items():
         assert skipped[name].startswith(reason_start), (name, skipped[name])
-    assert report["unsupported"] == 1  # image.png
+    assert report["unsupported"] == 1  # song.mp3
 
     human = run(home, "index", str(folder)).stdout
     assert f"{len(expected)} unchanged" in human and "Skipped 4 file(s):" in human

@@ -72,7 +72,7 @@ class _ProgressBar:
     def update(self, p) -> None:
         self.progress.update(
             self.task,
-            description=p.phase,
+            description=f"{p.phase} ({p.detail})" if p.detail else p.phase,
             total=p.bytes_total or None,
             completed=p.bytes_done,
             files=f"{p.files_done}/{p.files_total} files",
@@ -130,6 +130,10 @@ def index(
         click.echo(f"Skipped {len(report.skipped)} file(s):")
         for path, reason in report.skipped:
             click.echo(f"  {path}: {reason}")
+    if report.warnings:
+        click.echo(f"Indexed in part ({len(report.warnings)}):")
+        for path, message in report.warnings:
+            click.echo(f"  {path}: {message}")
     echo_ignored(report, verbose)
 
 
@@ -174,7 +178,8 @@ def search(query: str, collection: str | None, k: int, mode: str, rerank: bool |
         click.echo("No matching chunks.")
     for n, hit in enumerate(hits, start=1):
         where = hit.path + (f" p.{hit.page}" if hit.page else "") + (f" § {hit.heading}" if hit.heading else "")
-        click.echo(click.style(f"[{n}] {hit.score:.4f}  {where}  ({hit.start}-{hit.end})", bold=True))
+        ocr = f"  (read by OCR, {hit.ocr_confidence:.0%} confidence)" if hit.read_by_ocr else ""
+        click.echo(click.style(f"[{n}] {hit.score:.4f}  {where}  ({hit.start}-{hit.end}){ocr}", bold=True))
         text = " ".join(hit.text.split())
         click.echo("    " + (text[:300] + "…" if len(text) > 300 else text))
 

@@ -8,7 +8,10 @@ The pipeline the indexer drives, one file at a time::
         chunks = chunker.chunk(doc)
 
 Nothing here imports torch, Qt or llama_cpp; parser libraries (pypdf,
-python-docx, BeautifulSoup, markdown-it) load only when a file needs them.
+python-docx, python-pptx, openpyxl, odfdo, BeautifulSoup, markdown-it) and
+the OCR engine (RapidOCR on onnxruntime, pages rendered by PDFium) load only
+when a file needs them. Long reads (OCR) report per page and can be
+cancelled through a ``Reading``.
 """
 
 from ragdesk.ingest.chunker import Chunk, Chunker, load_tokenizer

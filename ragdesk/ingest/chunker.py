@@ -11,7 +11,7 @@ a section (so never a heading change or a PDF page).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
@@ -31,7 +31,10 @@ _NO_BREAK, _WORD, _LINE, _SENTENCE, _PARAGRAPH = range(5)
 
 @dataclass(frozen=True)
 class Chunk:
-    """A span of a document: ``text == doc.text[start:end]``, ``n_tokens`` tokens."""
+    """A span of a document: ``text == doc.text[start:end]``, ``n_tokens`` tokens.
+
+    ``ocr_confidence`` is set (0..1) when the span was read by OCR.
+    """
 
     start: int
     end: int
@@ -39,6 +42,7 @@ class Chunk:
     heading: str | None
     text: str
     n_tokens: int
+    ocr_confidence: float | None = None
 
 
 def load_tokenizer(model_dir: Path | str) -> "Tokenizer":
@@ -92,6 +96,9 @@ class Chunker:
                         self._run(batch, out)
                         batch, batch_chars = [], 0
         self._run(batch, out)
+        for d, doc in enumerate(docs):
+            if doc.ocr:
+                out[d] = [replace(c, ocr_confidence=doc.ocr_confidence(c.start, c.end)) for c in out[d]]
         return out
 
     def _run(self, batch: list[tuple[int, Section, str]], out: list[list[Chunk]]) -> None:

@@ -48,6 +48,38 @@ def decode_text(data: bytes) -> str:
     return _guess(data)
 
 
+_STREAM_BOMS = {"utf-8": "utf-8-sig", "utf-16-le": "utf-16", "utf-16-be": "utf-16", "utf-32-le": "utf-32",
+                "utf-32-be": "utf-32"}
+_CHECK_BLOCK = 1 << 20
+
+
+def text_encoding(data: bytes) -> str:
+    """The codec ``decode_text`` would pick, for decoding ``data`` as a stream.
+
+    The BOM, if any, is consumed by the codec returned. UTF-8 is checked
+    block by block without keeping the decoded text; a guess looks at the
+    first megabyte only. Raises SkipFile for binary data.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return _STREAM_BOMS[encoding]
+    head = data[:_SNIFF_BYTES]
+    if b"\x00" in head:
+        encoding = _bomless_utf16(head)
+        if encoding is None:
+            raise SkipFile("binary content, not text")
+        return encoding
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        for at in range(0, len(data), _CHECK_BLOCK):
+            decoder.decode(view[at : at + _CHECK_BLOCK], final=at + _CHECK_BLOCK >= len(data))
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    return _guess_encoding(data[:_CHECK_BLOCK]) or "cp1252"
+
+
 def looks_binary(data: bytes) -> bool:
     """True when the start of ``data`` is clearly not text (NULs, control bytes)."""
     head = data[:_SNIFF_BYTES]
@@ -85,23 +117,32 @@ def _bomless_utf16(head: bytes) -> str | None:
 
 def _guess(data: bytes) -> str:
     """Not UTF-8: ask charset-normalizer, preferring Windows-1252 on a near tie."""
+    encoding = _guess_encoding(data)
+    if encoding is not None:
+        return data.decode(encoding, errors="replace")
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="replace")
+
+
+def _guess_encoding(data: bytes) -> str | None:
+    """charset-normalizer's best guess (Windows-1252 on a near tie), None without one."""
     from charset_normalizer import from_bytes
 
     try:
         matches = list(from_bytes(data))
     except Exception:  # a detector bug must not stop indexing
         matches = []
-    if matches:
-        best = matches[0]
-        for match in matches:
-            if match.encoding == "cp1252" and match.chaos <= best.chaos + _CP1252_SLACK:
-                best = match
-                break
-        try:
-            return data.decode(best.encoding, errors="replace")
-        except LookupError:
-            pass
+    if not matches:
+        return None
+    best = matches[0]
+    for match in matches:
+        if match.encoding == "cp1252" and match.chaos <= best.chaos + _CP1252_SLACK:
+            best = match
+            break
     try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        return data.decode("utf-8", errors="replace")
+        codecs.lookup(best.encoding)
+    except LookupError:
+        return None
+    return best.encoding

@@ -28,12 +28,81 @@ class Extracted:
 
     Sections are ordered, non-overlapping and cover the text; whatever lies
     between them is whitespace only. ``kind`` is one of ``"pdf"``, ``"docx"``,
-    ``"html"``, ``"markdown"``, ``"rst"``, ``"text"``, ``"code"``.
+    ``"html"``, ``"markdown"``, ``"rst"``, ``"text"``, ``"code"``, ``"pptx"``,
+    ``"xlsx"``, ``"csv"``, ``"tsv"``, ``"epub"``, ``"odt"``, ``"image"``.
+
+    ``ocr`` lists the spans of the text that OCR read, with the engine's
+    confidence; ``title`` is the document's own title where the format
+    records one (None otherwise); ``notes`` are one-line remarks for the
+    indexing report about what was read only in part.
     """
 
     text: str
     sections: list[Section] = field(default_factory=list)
     kind: str = "text"
+    title: str | None = None
+    ocr: list["OcrSpan"] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def ocr_confidence(self, start: int, end: int) -> float | None:
+        """Mean OCR confidence over ``text[start:end]`` (by characters), None if none of it was OCR'd."""
+        weight = total = 0.0
+        for span in self.ocr:
+            if span.end <= start or span.start >= end:
+                continue
+            overlap = min(end, span.end) - max(start, span.start)
+            weight += overlap
+            total += overlap * span.confidence
+        return round(total / weight, 4) if weight else None
+
+
+@dataclass(frozen=True)
+class OcrSpan:
+    """``text[start:end]`` was read by OCR with this confidence (0..1)."""
+
+    start: int
+    end: int
+    confidence: float
+
+
+class BlockJoiner:
+    """Joins a document's blocks (paragraphs, tables, slides) into text and sections.
+
+    Blocks are separated by a blank line unless told otherwise; a heading
+    block (``level``) extends the heading path from there on, and ``section``
+    starts a section with an explicit (page, heading) at the block.
+    """
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.length = 0
+        self.stack: list[tuple[int, str]] = []
+        self.starts: list[tuple[int, int | None, str | None]] = []
+
+    def add(
+        self,
+        piece: str,
+        separator: str = "\n\n",
+        *,
+        level: int | None = None,
+        section: tuple[int | None, str | None] | None = None,
+    ) -> None:
+        if not piece:
+            return
+        if self.parts:
+            self.parts.append(separator)
+            self.length += len(separator)
+        if level is not None:
+            push_heading(self.stack, level, piece)
+            self.starts.append((self.length, None, heading_path(self.stack)))
+        elif section is not None:
+            self.starts.append((self.length, *section))
+        self.parts.append(piece)
+        self.length += len(piece)
+
+    def result(self, kind: str, title: str | None = None) -> Extracted:
+        text = "".join(self.parts)
+        return Extracted(text=text, sections=sections_from_starts(text, self.starts), kind=kind, title=title)
 
 
 def heading_path(stack: list[tuple[int, str]]) -> str | None:

@@ -10,3 +10,7 @@ class SkipFile(Exception):
         # Keep the message to one line whatever a parser library put in it.
         reason = " ".join(str(reason).split())
         super().__init__(reason[:300])
+
+
+class Cancelled(Exception):
+    """The user cancelled while a long file (an OCR'd scan) was being read."""

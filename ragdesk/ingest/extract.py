@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from pathlib import Path
 
 from ragdesk.ingest.document import Extracted, Section
-from ragdesk.ingest.errors import SkipFile
+from ragdesk.ingest.errors import Cancelled, SkipFile
 from ragdesk.ingest.loader import LoadedFile
+from ragdesk.ingest.reading import QUIET, Reading
 
 _KIND_BY_EXTENSION = {
     ".pdf": "pdf",
@@ -22,8 +24,41 @@ _KIND_BY_EXTENSION = {
     ".txt": "text",
     ".text": "text",
     ".log": "text",
+    ".pptx": "pptx",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".epub": "epub",
+    ".odt": "odt",
+    ".png": "image",
+    ".jpg": "image",
+    ".jpeg": "image",
+    ".tif": "image",
+    ".tiff": "image",
+    ".webp": "image",
 }
-_LABEL = {"pdf": "PDF", "docx": "DOCX", "html": "HTML", "markdown": "Markdown", "rst": "RST"}
+_LABEL = {
+    "pdf": "PDF", "docx": "DOCX", "html": "HTML", "markdown": "Markdown", "rst": "RST", "pptx": "PPTX",
+    "xlsx": "XLSX", "csv": "CSV", "tsv": "TSV", "epub": "EPUB", "odt": "ODT", "image": "image",
+}
+# kind -> (module under ragdesk.ingest.formats, function); imported on first use, so a
+# run that meets no PDF never imports pypdf and one without images never loads OCR.
+_READERS = {
+    "pdf": ("pdf", "extract_pdf"),
+    "docx": ("docx", "extract_docx"),
+    "html": ("html", "extract_html"),
+    "markdown": ("markdown", "extract_markdown"),
+    "rst": ("rst", "extract_rst"),
+    "pptx": ("pptx", "extract_pptx"),
+    "xlsx": ("xlsx", "extract_xlsx"),
+    "csv": ("delimited", "extract_delimited"),
+    "tsv": ("delimited", "extract_delimited"),
+    "epub": ("epub", "extract_epub"),
+    "odt": ("odt", "extract_odt"),
+    "image": ("image", "extract_image"),
+}
+_LONG_READS = frozenset(("pdf", "image"))  # readers that report progress and can be cancelled
 
 
 def kind_for(path: Path | str) -> str:
@@ -31,16 +66,20 @@ def kind_for(path: Path | str) -> str:
     return _KIND_BY_EXTENSION.get(Path(path).suffix.lower(), "code")
 
 
-def extract(loaded: LoadedFile) -> Extracted:
-    """Text and sections of a loaded file; raises SkipFile with a one-line reason."""
+def extract(loaded: LoadedFile, reading: Reading = QUIET) -> Extracted:
+    """Text and sections of a loaded file; raises SkipFile with a one-line reason.
+
+    ``reading`` receives per-page progress of long reads (OCR) and may cancel
+    them (Cancelled is raised).
+    """
     kind = kind_for(loaded.path)
     try:
         # Parsers warn about what they repaired (bs4: "Some characters could not
         # be decoded"); that is not the user's concern, the outcome is.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            doc = _extract(kind, loaded.data)
-    except SkipFile:
+            doc = _extract(kind, loaded.data, reading)
+    except (SkipFile, Cancelled):
         raise
     except (MemoryError, RecursionError):
         raise SkipFile(f"{_LABEL.get(kind, kind)} file too complex to read") from None
@@ -52,31 +91,18 @@ def extract(loaded: LoadedFile) -> Extracted:
     return doc
 
 
-def _extract(kind: str, data: bytes) -> Extracted:
-    # Formats import their parser library on first use only.
-    if kind == "pdf":
-        from ragdesk.ingest.formats.pdf import extract_pdf
+def _extract(kind: str, data: bytes, reading: Reading) -> Extracted:
+    if kind not in _READERS:
+        from ragdesk.ingest.formats.text import extract_text
 
-        return extract_pdf(data)
-    if kind == "docx":
-        from ragdesk.ingest.formats.docx import extract_docx
-
-        return extract_docx(data)
-    if kind == "html":
-        from ragdesk.ingest.formats.html import extract_html
-
-        return extract_html(data)
-    if kind == "markdown":
-        from ragdesk.ingest.formats.markdown import extract_markdown
-
-        return extract_markdown(data)
-    if kind == "rst":
-        from ragdesk.ingest.formats.rst import extract_rst
-
-        return extract_rst(data)
-    from ragdesk.ingest.formats.text import extract_text
-
-    return extract_text(data, kind)
+        return extract_text(data, kind)
+    module, name = _READERS[kind]
+    reader = getattr(importlib.import_module(f"ragdesk.ingest.formats.{module}"), name)
+    if kind in _LONG_READS:
+        return reader(data, reading)
+    if kind == "tsv":
+        return reader(data, "\t")
+    return reader(data)
 
 
 def check_sections(doc: Extracted) -> None:

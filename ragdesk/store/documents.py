@@ -112,9 +112,12 @@ def write_document(
     for ordinal, (chunk, vector) in enumerate(zip(doc.chunks, vectors)):
         blob = vector.tobytes()
         conn.execute(
-            "INSERT INTO chunks (document_id, ordinal, start, end, page, heading, n_tokens, text, embedding)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (doc_id, ordinal, chunk.start, chunk.end, chunk.page, chunk.heading, chunk.n_tokens, chunk.text, blob),
+            "INSERT INTO chunks (document_id, ordinal, start, end, page, heading, n_tokens, text, embedding,"
+            " ocr_confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                doc_id, ordinal, chunk.start, chunk.end, chunk.page, chunk.heading, chunk.n_tokens, chunk.text,
+                blob, getattr(chunk, "ocr_confidence", None),
+            ),
         )
         chunk_id = conn.last_insert_rowid()
         conn.execute(

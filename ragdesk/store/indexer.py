@@ -22,6 +22,8 @@ import apsw
 
 from ragdesk import db
 from ragdesk.ingest import FileEntry, IngestRules, SkipFile, Skipped, extract, load, walk
+from ragdesk.ingest.errors import Cancelled
+from ragdesk.ingest.reading import Reading
 from ragdesk.store import documents
 from ragdesk.store.collections import Collection
 from ragdesk.store.documents import PreparedDocument
@@ -40,6 +42,7 @@ class IndexProgress:
     bytes_total: int = 0
     bytes_done: int = 0
     current: str = ""
+    detail: str = ""  # what is happening inside the current file ("OCR page 12/50"), if anything slow
     elapsed_s: float = 0.0
 
     @property
@@ -67,6 +70,7 @@ class IndexReport:
     removed: int = 0
     chunks_added: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # indexed, but only in part
     unsupported: int = 0
     cancelled: bool = False
     seconds: float = 0.0
@@ -92,6 +96,7 @@ class IndexReport:
             "removed": self.removed,
             "chunks_added": self.chunks_added,
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "warnings": [{"path": p, "message": m} for p, m in self.warnings],
             "unsupported": self.unsupported,
             "cancelled": self.cancelled,
             "seconds": round(self.seconds, 3),
@@ -226,7 +231,7 @@ class Indexer:
                 report.cancelled = True
                 break
             path = str(entry.path)
-            self._emit(current=path)
+            self._emit(current=path, detail="")
             old = known.get(path)
             if old is not None and old.id in self._moved_ids:
                 old = None  # its document moved to another path earlier in this run
@@ -246,8 +251,11 @@ class Indexer:
                 self._advance(entry)
                 continue
             try:
-                extracted = extract(loaded)
+                extracted = extract(loaded, self._reading)
                 chunks = self.chunker.chunk(extracted)
+            except Cancelled:
+                report.cancelled = True
+                break
             except SkipFile as exc:
                 report.skipped.append((path, str(exc)))
                 if old is not None:
@@ -259,6 +267,7 @@ class Indexer:
                 report.skipped.append((path, "no text to index"))
                 self._advance(entry)
                 continue
+            report.warnings += [(path, note) for note in extracted.notes]
             doc = PreparedDocument(
                 path=path,
                 kind=extracted.kind,
@@ -276,6 +285,11 @@ class Indexer:
             self._advance(entry, count_file=False)
         if batch:
             self._flush(batch, report)
+
+    @property
+    def _reading(self) -> Reading:
+        """Progress inside one file (OCR pages) goes out as ``detail``; cancelling stops between pages."""
+        return Reading(progress=lambda detail: self._emit(detail=detail), cancel=self.cancel)
 
     def _move_here(self, path: str, loaded, report: IndexReport) -> bool:
         """Give ``path`` the document of a vanished file with the same content; False if there is none."""

@@ -180,7 +180,7 @@ def hits_for(conn: apsw.Connection, ranked: list[Ranked]) -> list[Hit]:
     details = {
         row[0]: row
         for row in conn.execute(
-            "SELECT c.id, c.document_id, d.path, c.page, c.heading, c.start, c.end, c.text"
+            "SELECT c.id, c.document_id, d.path, c.page, c.heading, c.start, c.end, c.text, c.ocr_confidence"
             f" FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
             ids,
         )
@@ -189,7 +189,7 @@ def hits_for(conn: apsw.Connection, ranked: list[Ranked]) -> list[Hit]:
     for r in ranked:
         row = details.get(r.chunk_id)
         if row is not None:
-            hits.append(Hit(*row, score=r.score, similarity=r.similarity))
+            hits.append(Hit(*row[:8], score=r.score, similarity=r.similarity, ocr_confidence=row[8]))
     return hits
 
 

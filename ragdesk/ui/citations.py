@@ -3,6 +3,8 @@
 Selecting a chunk shows it highlighted inside its surrounding document text
 (the store's extracted text, which the chunk's offsets point into), with
 "Open source" to open the file itself, at the page where the viewer allows.
+A chunk of a PDF is shown on its page instead, as a picture with the passage
+highlighted where it is printed (``page_view``); "Text" switches back.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import PurePath
 
 from ragdesk.ui import icons, theme
 from ragdesk.ui.models import SOURCE_ROLE, ChatEntry, SourceListModel, SourceRef
+from ragdesk.ui.page_view import PageViewer
 from ragdesk.ui.qt import (
     QAbstractItemView,
     QDesktopServices,
@@ -21,6 +24,7 @@ from ragdesk.ui.qt import (
     QPushButton,
     QSizePolicy,
     QSplitter,
+    QStackedWidget,
     Qt,
     QTextBrowser,
     QTextCharFormat,
@@ -92,13 +96,23 @@ class CitationsPanel(QWidget):
         self.open_button.setObjectName("openSource")
         icons.set_icon(self.open_button, "open", "text", 14)
         self.open_button.clicked.connect(self.open_current)
+        self.view_button = QPushButton("Text", box)
+        self.view_button.setObjectName("pageOrText")
+        self.view_button.setToolTip("Switch between the page as printed and the extracted text")
+        self.view_button.clicked.connect(self._toggle_view)
         head.addWidget(self.where, 1)
+        head.addWidget(self.view_button)
         head.addWidget(self.open_button)
         box_layout.addLayout(head)
-        self.context = QTextBrowser(box)
+        self.views = QStackedWidget(box)
+        self.context = QTextBrowser(self.views)
         self.context.setObjectName("sourceContext")
         self.context.setOpenLinks(False)
-        box_layout.addWidget(self.context, 1)
+        self.page_viewer = PageViewer(self.views)
+        self.views.addWidget(self.context)
+        self.views.addWidget(self.page_viewer)
+        self._prefer_text = False  # the user chose the text view for PDFs
+        box_layout.addWidget(self.views, 1)
         self.split.addWidget(self.list)
         self.split.addWidget(box)
         self.split.setStretchFactor(0, 1)
@@ -169,22 +183,46 @@ class CitationsPanel(QWidget):
         if ref is None:
             self.where.clear()
             self.context.clear()
+            self.view_button.hide()
+            self.views.setCurrentWidget(self.context)
             return
         hit = ref.hit
         bits = [f"<b>{_escape(ref.file_name)}</b>"]
         if hit.page:
-            bits.append(f"page {hit.page}")
+            slides = PurePath(hit.path).suffix.lower() == ".pptx"
+            bits.append(f"{'slide' if slides else 'page'} {hit.page}")
         if hit.heading:
             bits.append(_escape(hit.heading))
         bits.append(f"score {hit.score:.3f}")
         if hit.similarity is not None:
             bits.append(f"similarity {hit.similarity:.2f}")
+        if hit.ocr_confidence is not None:
+            bits.append(f"read by OCR, {hit.ocr_confidence:.0%} confidence")
         self.where.setText(" · ".join(bits))
         self.where.setToolTip(hit.path)
         self.open_button.setToolTip(
             f"Open {hit.path}" + (f" (the passage is on page {hit.page})" if hit.page else "")
         )
         self._render_context(ref)
+        on_page = is_pdf_page(hit)
+        self.view_button.setVisible(on_page)
+        if on_page:
+            color = theme.highlight_background(theme.app_palette())
+            self.page_viewer.show_passage(hit.path, int(hit.page), hit.text, color)
+        self._apply_view()
+
+    def _toggle_view(self) -> None:
+        self._prefer_text = self.views.currentWidget() is self.page_viewer
+        self._apply_view()
+
+    def _apply_view(self) -> None:
+        on_page = self._current is not None and is_pdf_page(self._current.hit) and not self._prefer_text
+        self.views.setCurrentWidget(self.page_viewer if on_page else self.context)
+        self.view_button.setText("Text" if on_page else "Page")
+
+    def shutdown(self) -> None:
+        """Stop the page renderer's thread (the window is closing)."""
+        self.page_viewer.shutdown()
 
     def _render_context(self, ref: SourceRef) -> None:
         hit = ref.hit
@@ -235,6 +273,11 @@ class CitationsPanel(QWidget):
         """Re-tint the highlighted passage after the system palette changed."""
         if self._current is not None:
             self._render_context(self._current)
+
+
+def is_pdf_page(hit) -> bool:
+    """Whether a hit can be shown on its printed page (a PDF chunk with a page number)."""
+    return bool(hit.page) and PurePath(hit.path).suffix.lower() == ".pdf"
 
 
 def _escape(text: str) -> str:

@@ -82,6 +82,8 @@ def summary_text(job) -> str:
     text = f"Indexed into '{r.collection}' in {format_duration(r.seconds)}: {', '.join(changes)} · {plural(r.chunks_added, 'chunk')}."
     if r.skipped:
         text += f" {plural(len(r.skipped), 'file')} skipped."
+    if getattr(r, "warnings", None):
+        text += f" {plural(len(r.warnings), 'file')} indexed in part."
     return text
 
 
@@ -185,7 +187,9 @@ class JobWidget(QFrame):
             self.bar.setRange(0, 0)
         self.detail.setText(progress_text(progress) if job.kind in ("index", "resync") else "Working…")
         current = getattr(progress, "current", "") if progress is not None else ""
-        self.current.setText(PurePath(current).name if current else "")
+        detail = getattr(progress, "detail", "") if progress is not None else ""
+        # A slow file (a scan being OCR'd) says where it is: "scan.pdf · OCR page 12/50".
+        self.current.setText((PurePath(current).name if current else "") + (f" · {detail}" if current and detail else ""))
         self.current.setToolTip(current)
 
     def finish(self) -> None:
@@ -196,6 +200,7 @@ class JobWidget(QFrame):
         self.current.hide()
         self.detail.setText(summary_text(job))
         skipped = list(getattr(job.result, "skipped", []) or [])
+        skipped += [(path, f"indexed in part: {message}") for path, message in getattr(job.result, "warnings", []) or []]
         self.skipped.clear()
         for path, reason in skipped:
             item = QTreeWidgetItem([PurePath(path).name, reason])
@@ -203,7 +208,9 @@ class JobWidget(QFrame):
             item.setToolTip(1, reason)
             self.skipped.addTopLevelItem(item)
         self.skipped.resizeColumnToContents(0)
-        self.skipped_button.setText(f"Show {plural(len(skipped), 'skipped file')}")
+        partly = len(getattr(job.result, "warnings", []) or [])
+        label = plural(len(skipped) - partly, "skipped file") + (f", {partly} read in part" if partly else "")
+        self.skipped_button.setText(f"Show {label}")
         self.skipped_button.setVisible(bool(skipped))
         ignored = list(getattr(job.result, "ignored", []) or [])
         self.ignored.clear()

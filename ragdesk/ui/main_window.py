@@ -469,6 +469,7 @@ class MainWindow(QMainWindow):
             log.exception("could not save the window state")
         if self.train_dialog is not None:
             self.train_dialog.shutdown()  # a run stops after its current step and keeps its checkpoint
+        self.citations.shutdown()
         if self._serve is not None:
             self._serve.shutdown()
         self.controller.shutdown()

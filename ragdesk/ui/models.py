@@ -108,6 +108,7 @@ def hit_from_json(data: dict) -> Hit:
         text=str(data.get("text", "")),
         score=float(data.get("score") or 0.0),
         similarity=data.get("similarity"),
+        ocr_confidence=data.get("ocr_confidence"),
     )
 
 

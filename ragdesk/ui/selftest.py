@@ -4,7 +4,8 @@ Each step prints one line, ``ok   <step>: <detail> (<seconds> s)``, so a person
 (or a packaging test) can see how far it got; the first failure prints
 ``FAIL <step>: <sentence>`` and the run stops with exit code 1. The steps touch
 the same libraries a user's session does: Qt (offscreen), the main window,
-SQLite with sqlite-vec, the embedded embedding model, the search, and llama.cpp
+SQLite with sqlite-vec, the embedded embedding model, the search, PDFium and
+the bundled OCR models, and llama.cpp
 with the built-in default model. Everything happens in a temporary data folder
 and nothing reaches the network, so it never touches the user's data.
 """
@@ -18,8 +19,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-STEPS = ("qt", "window", "store", "index", "search", "llm")  # in order; the packaging test expects each
+STEPS = ("qt", "window", "store", "index", "search", "ocr", "llm")  # in order; the packaging test expects each
 QUERY = "How long do I have to return a product?"
+OCR_PHRASE = "ragdesk reads scans"
 
 
 class SelfTestFailure(Exception):
@@ -81,6 +83,7 @@ def run_self_test(out=None) -> int:
             run.step("store", lambda: _store(state))
             run.step("index", lambda: _index(state))
             run.step("search", lambda: _search(state))
+            run.step("ocr", _ocr)
             run.step("llm", lambda: _llm(state))
         finally:
             _close(state)
@@ -154,6 +157,26 @@ def _search(state: dict) -> str:
     if not hits:
         raise SelfTestFailure(f"searching for '{QUERY}' found nothing")
     return f"{len(hits)} hits, best: {Path(hits[0].path).name} (score {hits[0].score:.3f})"
+
+
+def _ocr() -> str:
+    """PDFium renders a page and the bundled OCR models read a generated image of text."""
+    import pypdfium2 as pdfium
+    from PIL import Image, ImageDraw, ImageFont
+
+    from ragdesk.ingest import ocr
+
+    pdf = pdfium.PdfDocument.new()
+    page = pdf.new_page(200, 100)
+    size = page.render(scale=1).to_pil().size
+    pdf.close()
+    image = Image.new("RGB", (900, 160), "white")
+    ImageDraw.Draw(image).text((40, 50), OCR_PHRASE, fill="black", font=ImageFont.load_default(size=40))
+    lines = ocr.read_image(image, threads=1)
+    read = " ".join(line.text for line in lines)
+    if "scans" not in read.lower():
+        raise SelfTestFailure(f"OCR read {read!r} from an image of {OCR_PHRASE!r}")
+    return f"PDFium rendered a {size[0]}x{size[1]} page; OCR read {read!r} ({lines[0].confidence:.0%} confidence)"
 
 
 def _llm(state: dict) -> str:

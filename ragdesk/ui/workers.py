@@ -262,7 +262,8 @@ class IndexWorker(StoreWorker):
         throttle = Throttle(self.PROGRESS_INTERVAL_S)
 
         def progress(snapshot) -> None:
-            if throttle.ready(snapshot.phase):  # a new phase (and the end) always gets through
+            # A new phase (and the end) always gets through, and so does each OCR page of a scan.
+            if throttle.ready((snapshot.phase, snapshot.detail)):
                 copy_ = replace(snapshot)  # the indexer keeps mutating its own object
                 job.progress = copy_
                 self.jobProgress.emit(job, copy_)

@@ -291,7 +291,7 @@ def build_sample_folder(root: Path) -> dict[str, str]:
     write_text(root / "orchard.py", PYTHON_CODE)
     write_text(root / "cafe.txt", WESTERN_TEXT, "cp1252")
     write_text(root / "notes.txt", long_text(4))
-    (root / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    (root / "song.mp3").write_bytes(b"ID3\x04" + bytes(64))
     make_encrypted_pdf(root / "docs" / "locked.pdf")
     make_truncated_pdf(root / "docs" / "broken.pdf")
     (root / "binary.txt").write_bytes(bytes(range(256)) * 4)

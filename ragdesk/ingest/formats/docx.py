@@ -10,14 +10,16 @@ from __future__ import annotations
 import io
 import re
 
-from ragdesk.ingest.document import Extracted, heading_path, push_heading, sections_from_starts
+from ragdesk.ingest.document import BlockJoiner, Extracted
 from ragdesk.ingest.errors import SkipFile
+from ragdesk.ingest.zipsafe import open_zip
 
 _HEADING_STYLE = re.compile(r"heading\s*(\d)", re.I)
 
 
 def extract_docx(data: bytes) -> Extracted:
     """Text of a Word document with its heading path sections."""
+    open_zip(data, "DOCX").close()  # refuses encrypted files and zip bombs before python-docx unpacks
     import docx
 
     try:
@@ -26,29 +28,13 @@ def extract_docx(data: bytes) -> Extracted:
     except Exception as exc:
         detail = " ".join(str(exc).split())[:150] or type(exc).__name__
         raise SkipFile(f"corrupt or unreadable DOCX: {detail}") from None
-    parts: list[str] = []
-    length = 0
-    stack: list[tuple[int, str]] = []
-    starts = []
+    joiner = BlockJoiner()
     for block in blocks:
         if hasattr(block, "rows"):
-            piece = _table_text(block)
-            level = None
+            joiner.add(_table_text(block))
         else:
-            piece = block.text.strip()
-            level = _heading_level(block)
-        if not piece:
-            continue
-        if parts:
-            parts.append("\n\n")
-            length += 2
-        if level is not None:
-            push_heading(stack, level, piece)
-            starts.append((length, None, heading_path(stack)))
-        parts.append(piece)
-        length += len(piece)
-    text = "".join(parts)
-    return Extracted(text=text, sections=sections_from_starts(text, starts), kind="docx")
+            joiner.add(block.text.strip(), level=_heading_level(block))
+    return joiner.result("docx")
 
 
 def _heading_level(paragraph) -> int | None:

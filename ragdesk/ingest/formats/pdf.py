@@ -1,4 +1,4 @@
-"""PDF: text page by page with pypdf; sections never cross a page.
+"""PDF: text page by page with pypdf, OCR for pages without a text layer; sections never cross a page.
 
 Headings come from the document outline (bookmarks) where there is one: a
 bookmark's title is looked up on its page, and the heading path holds from
@@ -11,8 +11,9 @@ import io
 import logging
 import warnings
 
-from ragdesk.ingest.document import Extracted, Section, heading_path, push_heading, trim_section
+from ragdesk.ingest.document import Extracted, OcrSpan, Section, heading_path, push_heading, trim_section
 from ragdesk.ingest.errors import SkipFile
+from ragdesk.ingest.reading import QUIET, Reading
 
 # pypdf logs every oddity it works around ("EOF marker not found", "Advanced
 # encoding ... not implemented yet"), some at ERROR, with whole tables in the
@@ -22,16 +23,23 @@ logging.getLogger("pypdf").setLevel(logging.CRITICAL)
 _PAGE_SEPARATOR = "\n\n"
 
 
-def extract_pdf(data: bytes) -> Extracted:
-    """Text of a PDF, one or more sections per page (1-based ``page``)."""
+def extract_pdf(data: bytes, reading: Reading = QUIET) -> Extracted:
+    """Text of a PDF, one or more sections per page (1-based ``page``).
+
+    Pages without a text layer are read by OCR (``Extracted.ocr`` marks them).
+    """
+    from ragdesk.ingest.formats.pdf_ocr import ocr_pages
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reader = _open(data)
         page_texts = _page_texts(reader)
         bookmarks = _bookmarks(reader)
+    ocr_spans = ocr_pages(data, page_texts, reading)
     if not any(t.strip() for t in page_texts):
-        raise SkipFile("no extractable text (scanned PDF?)")
+        raise SkipFile("no text found (no text layer, and no text that OCR could read)")
     parts, sections, offset = [], [], 0
+    read_by_ocr: list[OcrSpan] = []
     stack: list[tuple[int, str]] = []
     by_page: dict[int, list[tuple[int, str]]] = {}
     for page_index, level, title in bookmarks:
@@ -59,9 +67,10 @@ def extract_pdf(data: bytes) -> Extracted:
                 sections.append(
                     Section(section.start + offset, section.end + offset, index + 1, heading)
                 )
+        read_by_ocr += [OcrSpan(offset + a, offset + b, c) for a, b, c in ocr_spans.get(index, [])]
         parts.append(page_text)
         offset += len(page_text)
-    return Extracted(text="".join(parts), sections=sections, kind="pdf")
+    return Extracted(text="".join(parts), sections=sections, kind="pdf", ocr=read_by_ocr)
 
 
 def _open(data: bytes):
