@@ -140,7 +140,7 @@ def tokens() -> Tokens:
         return manager.tokens
     app = QApplication.instance()
     palette = app.palette() if app is not None else QPalette()
-    return make_tokens(palette_is_dark(palette), _base_pt())
+    return make_tokens(scheme_is_dark(palette), _base_pt())  # what install() will choose
 
 
 def _base_pt() -> float:
