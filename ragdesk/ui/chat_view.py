@@ -8,6 +8,8 @@ citations panel.
 
 from __future__ import annotations
 
+import time
+
 from ragdesk.ui import icons
 from ragdesk.ui.message_card import MessageCard
 from ragdesk.ui.models import ChatEntry
@@ -135,6 +137,7 @@ class ChatView(QWidget):
     addFolderRequested = Signal()
 
     FLUSH_MS = 40
+    STAGE_TICK_MS = 200
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -211,6 +214,10 @@ class ChatView(QWidget):
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(self.FLUSH_MS)
         self._flush_timer.timeout.connect(self._flush)
+        self._stage: tuple[str, str, float, float] | None = None  # name, detail, elapsed, when it came
+        self._stage_timer = QTimer(self)  # the elapsed time of a stage ticks until the next one
+        self._stage_timer.setInterval(self.STAGE_TICK_MS)
+        self._stage_timer.timeout.connect(self._show_stage)
         self._can_ask = False
         self._busy = False
         self.set_input_state(False, "A language model is needed to answer: load one above.")
@@ -337,9 +344,32 @@ class ChatView(QWidget):
         self._add(ChatEntry("user", question, mode=mode))
         card = self._add(ChatEntry("assistant", "", mode=mode, state="streaming"))
         self._streaming = (request_id, card)
+        self._stage = None
         self._stream_text = ""
         self._stick_to_bottom = True
         return card
+
+    def show_stage(self, request_id: int, stage) -> None:
+        """Show what the answer is doing (a ragdesk.chat.progress.Stage) and for how long."""
+        if self._streaming is None or self._streaming[0] != request_id:
+            return
+        self._stage = (stage.name, stage.detail, stage.elapsed, time.monotonic())
+        self._show_stage()
+        if stage.name == "writing":
+            self._stage_timer.stop()  # the tokens show the progress now
+        elif not self._stage_timer.isActive():
+            self._stage_timer.start()
+
+    def _show_stage(self) -> None:
+        if self._streaming is None or self._stage is None:
+            self._stage_timer.stop()
+            return
+        name, detail, elapsed, came = self._stage
+        if name == "writing":
+            text = f"{detail} first token after {elapsed:.1f} s"
+        else:
+            text = f"{detail} {elapsed + time.monotonic() - came:.1f} s"
+        self._streaming[1].set_stage(text)
 
     def append_tokens(self, request_id: int, text: str) -> None:
         if self._streaming is None or self._streaming[0] != request_id:

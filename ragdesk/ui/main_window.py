@@ -26,6 +26,7 @@ from ragdesk.ui.library import LibraryPanel, local_paths
 from ragdesk.ui.logging_setup import log_file
 from ragdesk.ui.mode_bar import MODE_LABELS, ModeBar
 from ragdesk.ui.models import entry_from_answer, entry_from_message
+from ragdesk.ui.preload_status import PreloadStatus
 from ragdesk.ui.qt import (
     QAction,
     QActionGroup,
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
 
         self.model_status = QLabel(self)
         self.model_status.setObjectName("modelStatus")
+        self.statusBar().addPermanentWidget(PreloadStatus(controller, self))
         self.statusBar().addPermanentWidget(self.model_status)
         self._build_actions()
         self._wire()
@@ -190,6 +192,7 @@ class MainWindow(QMainWindow):
         c.busyChanged.connect(chat.set_busy)
         c.answerStarted.connect(self._answer_started)
         c.answerTokens.connect(chat.append_tokens)
+        c.answerStage.connect(chat.show_stage)
         c.answerFinished.connect(self._answer_finished)
         c.answerFailed.connect(chat.fail_answer)
         c.searchDone.connect(self.citations.show_search)
@@ -272,7 +275,7 @@ class MainWindow(QMainWindow):
             self.chat.set_input_state(False, "A language model is needed to answer: load one above.")
         elif c.model_state == "loading":
             self.chat.banner.show_loading(c.loading_name)
-            self.chat.set_input_state(False, "Loading the model…")
+            self.chat.set_input_state(c.can_ask(), "Loading the model… Ask already: the answer starts once it is loaded.")
         else:
             self.chat.banner.hide()
             reason = c.unavailable_reason(c.mode)
@@ -294,7 +297,7 @@ class MainWindow(QMainWindow):
             n_ctx = min(c.settings.n_ctx, info.n_ctx_train) if info.n_ctx_train else c.settings.n_ctx
             self.model_status.setText(f"{c.model_name} · {info.architecture} · context {n_ctx:,} tokens")
         else:
-            self.model_status.setText({"loading": "Loading model…"}.get(c.model_state, "No model loaded"))
+            self.model_status.setText("" if c.model_state == "loading" else "No model loaded")  # PreloadStatus says it
 
     # -- models and settings ----------------------------------------------------
 

@@ -79,6 +79,7 @@ class MessageCard(QFrame):
         self.entry = entry
         self.setObjectName("messageCard")
         self._selected = False
+        self.stage = ""  # what a streaming answer is doing now, with its elapsed time
         layout = QVBoxLayout(self)
         layout.setContentsMargins(SPACE["lg"], SPACE["md"], SPACE["lg"], SPACE["md"])
         layout.setSpacing(SPACE["xs"] + 2)
@@ -105,6 +106,12 @@ class MessageCard(QFrame):
         """Update the text of a streaming answer."""
         self.entry.text = text
         self._render_body()
+
+    def set_stage(self, text: str) -> None:
+        """Show the stage of a streaming answer ("Searching… 0.2 s") in the footer."""
+        if text != self.stage:
+            self.stage = text
+            self._render_footer()
 
     def set_selected(self, on: bool) -> None:
         self._selected = on
@@ -140,7 +147,7 @@ class MessageCard(QFrame):
             return
         bits = []
         if e.state == "streaming":
-            bits.append("Writing…")
+            bits.append(self.stage or "Writing…")
         elif e.state == "stopped":
             bits.append("Stopped")
         elif e.state == "failed":

@@ -34,6 +34,9 @@ class ModelWorker(ComparisonWork):
     answerTokens = Signal(int, str)
     answerFinished = Signal(int, object)  # request id, Answer
     answerFailed = Signal(int, str)  # request id, sentence ("" when cancelled before it began)
+    answerStage = Signal(int, object)  # request id, ragdesk.chat.progress.Stage
+    warming = Signal()  # the background preload (search path, prompt prefix) began
+    warmed = Signal(object)  # ... and ended: what was done (ChatSession.warm_up's dict)
 
     TOKEN_INTERVAL_S = 0.03
 
@@ -107,6 +110,24 @@ class ModelWorker(ComparisonWork):
         self._model_ref = str(name_or_path) if name_or_path else self.session.model_name
         self.modelLoaded.emit(self.session.model_name or Path(info.path).name, info)
         self.list_models()  # the adapters that fit depend on the model
+        self.warm_up()  # a new model has a new prompt prefix to evaluate
+
+    @Slot()
+    def warm_up(self) -> None:
+        """Preload what the first question needs: the search path and the prompt's fixed prefix.
+
+        Queued right after the model at start, on this same thread: a question sent
+        meanwhile waits for this preload, never starts a second load.
+        """
+        if self.session is None:
+            return
+        self.warming.emit()
+        done = {}
+        try:
+            done = self.session.warm_up()
+        except Exception:  # noqa: BLE001 - a preload is an optimisation: the question will say what is wrong
+            log.warning("preloading failed", exc_info=True)
+        self.warmed.emit(done)
 
     @Slot(object, float)
     def set_adapter(self, name_or_path, scale: float = 1.0) -> None:
@@ -138,7 +159,7 @@ class ModelWorker(ComparisonWork):
         if self.session is None:
             return
         self.session.settings = settings
-        engine_knobs = ("n_threads", "n_ctx", "n_gpu_layers", "engine_url", "engine_key", "engine_model",
+        engine_knobs = ("n_threads", "n_threads_batch", "n_ctx", "n_gpu_layers", "engine_url", "engine_key", "engine_model",
                         "engine_adapters", "engine_timeout")
         if all(getattr(old, k) == getattr(settings, k) for k in engine_knobs):
             return
@@ -158,10 +179,18 @@ class ModelWorker(ComparisonWork):
         """Called for every generated piece (tests hook it to hold a stream open)."""
         sink.add(piece)
 
+    def _stage(self, request: AskRequest, sink: TokenSink, stage) -> None:
+        sink.flush()  # the stage must not overtake text already written
+        self.answerStage.emit(request.id, stage)
+
     @Slot(object)
     def ask(self, request: AskRequest) -> None:
         if self.session is None:
             self.answerFailed.emit(request.id, "The chat engine is not running.")
+            return
+        engine = self.session.engine
+        if not engine.loaded and not getattr(engine, "remote", False):  # asked while a load ran that failed
+            self.answerFailed.emit(request.id, "No language model is loaded: load one first.")
             return
         if request.cancel.is_set():
             self.answerFailed.emit(request.id, "")
@@ -181,6 +210,7 @@ class ModelWorker(ComparisonWork):
                 conversation_id=cid,
                 on_token=lambda piece: self._piece(request, sink, piece),
                 cancel=request.cancel.is_set,
+                on_progress=lambda stage: self._stage(request, sink, stage),
             )
             sink.flush()
         except Exception as exc:  # noqa: BLE001
