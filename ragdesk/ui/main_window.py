@@ -206,7 +206,9 @@ class MainWindow(QMainWindow):
         if request is None:
             self.statusBar().showMessage("The model can't take a question right now.", 5000)
             return None
-        self.chat.begin_answer(request.id, request.question, request.mode)
+        card = self.chat.begin_answer(request.id, request.question, request.mode)
+        if self.controller.model_state == "loading":  # queued behind the preload: say so, not "Writing…"
+            card.set_stage("Waiting for the model to load…")
         self.chat.clear_input()
         return request
 
