@@ -43,6 +43,7 @@ def prompt_evaluated(engine) -> int:
 def reset_counters(engine) -> None:
     import llama_cpp
 
+    llama_cpp.llama_synchronize(engine.llama.ctx)  # a decode still queued is counted at the next sync
     llama_cpp.llama_perf_context_reset(engine.llama.ctx)
 
 

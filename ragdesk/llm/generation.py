@@ -210,6 +210,9 @@ class Generation:
         try:
             llm.n_tokens = keep  # eval() appends the rest after the part kept
             llm.eval(tokens[keep:])
+            import llama_cpp
+
+            llama_cpp.llama_synchronize(llm.ctx)  # done now, in the preload, not in the first question
         except Exception:
             self._invalidate_kv()  # a half-evaluated cache must not be reused
             raise

@@ -179,8 +179,8 @@ class ModelWorker(ComparisonWork):
         """Called for every generated piece (tests hook it to hold a stream open)."""
         sink.add(piece)
 
-    def _stage(self, request: AskRequest, sink: TokenSink, stage) -> None:
-        sink.flush()  # the stage must not overtake text already written
+    def _stage(self, request: AskRequest, stage) -> None:
+        # Every stage comes before the first piece of text: nothing in the sink to overtake.
         self.answerStage.emit(request.id, stage)
 
     @Slot(object)
@@ -210,7 +210,7 @@ class ModelWorker(ComparisonWork):
                 conversation_id=cid,
                 on_token=lambda piece: self._piece(request, sink, piece),
                 cancel=request.cancel.is_set,
-                on_progress=lambda stage: self._stage(request, sink, stage),
+                on_progress=lambda stage: self._stage(request, stage),
             )
             sink.flush()
         except Exception as exc:  # noqa: BLE001

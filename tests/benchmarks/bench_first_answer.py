@@ -103,7 +103,7 @@ def child_measure(think: float, t_spawn: float) -> None:
         request = window.send(question)
         if request is None:
             raise SystemExit(f"question {i + 1} was refused")
-        if not _loop_until(lambda: request.id in done, 600):
+        if not _loop_until(lambda rid=request.id: rid in done, 600):
             raise SystemExit(f"question {i + 1} got no answer")
         answer = done[request.id]
         if isinstance(answer, str):
@@ -149,7 +149,7 @@ def before_tree(path: Path) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=300, help="SciFact abstracts in the library")
-    parser.add_argument("--think", type=float, default=3.0, help="seconds before the first question is sent")
+    parser.add_argument("--think", type=float, default=8.0, help="seconds before the first question is sent")
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--before", type=Path, default=Path("/tmp/before-i14-first"))
     parser.add_argument("--child", nargs="*")
