@@ -19,13 +19,13 @@ from pathlib import Path
 
 from ragdesk.chat import MODES
 from ragdesk.settings import Settings
-from ragdesk.ui.compare_controller import CompareController
+from ragdesk.ui.compare.compare_controller import CompareController
 from ragdesk.ui.errors import describe
 from ragdesk.ui.qt import QObject, QTimer, Signal
-from ragdesk.ui.library_commands import LibraryCommands
-from ragdesk.ui.live_sync import LiveSync
-from ragdesk.ui.model_worker import ModelWorker
-from ragdesk.ui.workers import AskRequest, IndexJob, IndexWorker, SearchWorker, WorkerThread
+from ragdesk.ui.library.library_commands import LibraryCommands
+from ragdesk.ui.library.live_sync import LiveSync
+from ragdesk.ui.chat.engine_worker import ModelWorker
+from ragdesk.ui.workers.threads import AskRequest, IndexJob, IndexWorker, SearchWorker, WorkerThread
 
 log = logging.getLogger(__name__)
 
