@@ -146,6 +146,16 @@ def test_irrelevant_question_gets_no_sources(session):
     assert answer.retrieved == [] and not answer.relevant
 
 
+def test_retrieval_query_searches_with_its_own_words(session):
+    # The question shares no word with the documents; the retrieval query finds the kettle.
+    answer = session.ask("Answer briefly: what is it?", mode="rag", max_tokens=4, temperature=0,
+                         retrieval_query="How often to descale the kettle?", persist=True)
+    assert answer.retrieved and answer.retrieved[0].path.endswith("kettle.txt")
+    assert answer.question == "Answer briefly: what is it?"
+    stored = session.conversations.messages(answer.conversation_id)
+    assert stored[0].content == "Answer briefly: what is it?"  # the question is what is recorded
+
+
 def test_streaming_and_cancel(session):
     pieces = []
     answer = session.ask("Tell me a story", mode="closed", max_tokens=20, temperature=0, on_token=pieces.append)

@@ -166,11 +166,14 @@ class ChatSession:
         top_p: float | None = None,
         seed: int | None = None,
         stop: Sequence[str] = (),
+        retrieval_query: str | None = None,
     ) -> Answer:
         """Answer ``question``; streams pieces to ``on_token`` and records both messages.
 
         ``history`` gives earlier turns directly (an API client's messages) instead of
-        reading them from ``conversation_id``; ``stop`` adds stop strings.
+        reading them from ``conversation_id``; ``stop`` adds stop strings;
+        ``retrieval_query`` searches with other words than the question (e.g. the
+        question without an answer-format instruction appended to it).
         """
         question = question.strip()
         if not question:
@@ -191,7 +194,8 @@ class ChatSession:
         sources: list[Hit] | None = None
         relevant = False
         if spec.retrieval:
-            hits = self.store.search(question, collection, k=k or self.settings.top_k, mode="hybrid")
+            query = (retrieval_query or "").strip() or question
+            hits = self.store.search(query, collection, k=k or self.settings.top_k, mode="hybrid")
             threshold = self.settings.relevance_threshold
             sources = [h for h in hits if h.similarity is None or h.similarity >= threshold]
             relevant = bool(sources)

@@ -136,21 +136,6 @@ class EvalRun:
                    data.get("adapter"), data.get("collection"), data.get("cancelled", False), data.get("seconds", 0))
 
 
-class _BareQuestionSearch:
-    """The session's store, but searching with the question minus the answer-format instruction."""
-
-    def __init__(self, store, suffix: str) -> None:
-        self._store, self._suffix = store, suffix
-
-    def search(self, query: str, *args, **kwargs):
-        if self._suffix and query.endswith(self._suffix):
-            query = query[: -len(self._suffix)].rstrip()
-        return self._store.search(query, *args, **kwargs)
-
-    def __getattr__(self, name: str):
-        return getattr(self._store, name)
-
-
 def check_modes(session, modes: Sequence[str], collection: str | None) -> None:
     """Refuse, before anything runs, modes that cannot run with the session's choices."""
     for mode in modes:
@@ -198,7 +183,6 @@ def run_eval(
                   collection if any(get_mode(m).retrieval for m in run_modes) else None)
     total, done = len(items) * len(run_modes), 0
     t0 = time.perf_counter()
-    store, session.store = session.store, _BareQuestionSearch(session.store, suffix)
     try:
         for mode in run_modes:
             for index, item in enumerate(items):
@@ -207,7 +191,8 @@ def run_eval(
                     break
                 question = f"{item.question} {suffix}" if item.label else item.question
                 answer = session.ask(question, mode=mode, collection=collection, cancel=cancel,
-                                     max_tokens=max_tokens, temperature=0.0, k=k, persist=False)
+                                     max_tokens=max_tokens, temperature=0.0, k=k, persist=False,
+                                     retrieval_query=item.question)
                 if answer.stats.get("stop_reason") == "cancelled":
                     run.cancelled = True  # a cut-off answer would skew every metric: drop it
                     break
@@ -221,7 +206,6 @@ def run_eval(
             if run.cancelled:
                 break
     finally:
-        session.store = store
         run.seconds = time.perf_counter() - t0
     return run
 
