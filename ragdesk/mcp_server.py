@@ -65,7 +65,7 @@ class DocumentTools:
         if spec is None:
             from mcp.server.mcpserver.exceptions import ToolError
 
-            raise ToolError(f"unknown mode {mode!r}: choose rag, hybrid, lora or closed")
+            raise ToolError(f"unknown mode {mode!r}: choose {', '.join(MODES)}")
         model_id = format_id(mode, collection if spec.retrieval else None, adapter if spec.adapter else None)
 
         def answer(b: Backend):

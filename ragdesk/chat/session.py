@@ -15,7 +15,7 @@ from typing import Callable, Iterator, Sequence
 
 from ragdesk.chat import budget, citations
 from ragdesk.chat.conversations import ConversationStore
-from ragdesk.chat.modes import ModeError, get_mode
+from ragdesk.chat.modes import ModeError, get_mode, unavailable_reason
 from ragdesk.chat.prompts import SOURCE_CLOSE, SOURCE_OPEN, Turn
 from ragdesk.records import Hit
 from ragdesk.settings import Settings
@@ -104,21 +104,18 @@ class ChatSession:
         entry = self.registry.resolve(name_or_path, kind="adapter")
         self.adapter_name, self.adapter_path, self.adapter_scale = entry.name, Path(entry.path), scale
 
-    def unavailable_reason(self, mode: str) -> str | None:
-        """Why ``mode`` can't run with the current choices, or None if it can."""
-        spec = get_mode(mode)
-        if spec.adapter and self.adapter_path is None:
-            return "choose a LoRA adapter first"
-        if spec.retrieval:
-            from ragdesk.store import CollectionError
+    def unavailable_reason(self, mode: str, collection: str | None = None) -> str | None:
+        """Why ``mode`` can't run with the current choices (or ``collection``), or None if it can."""
+        from ragdesk.store import CollectionError
 
+        name = collection or self.collection or self.settings.default_collection
+        chunks = None
+        if get_mode(mode).retrieval:
             try:
-                empty = self.store.chunk_count(self.collection) == 0
+                chunks = self.store.chunk_count(name)
             except CollectionError:
-                empty = True  # nothing indexed yet: the default collection doesn't exist
-            if empty:
-                return "the collection is empty: add documents first"
-        return None
+                chunks = None  # nothing indexed yet: the default collection doesn't exist
+        return unavailable_reason(mode, has_adapter=self.adapter_path is not None, chunks=chunks, collection=name)
 
     # -- asking ------------------------------------------------------------
 

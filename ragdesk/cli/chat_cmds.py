@@ -8,11 +8,12 @@ from pathlib import Path
 
 import click
 
+from ragdesk.chat.modes import MODES, get_mode
 from ragdesk.cli.engine_opts import engine_choice, engine_options
 from ragdesk.cli.root import cli, emit_json, fail
 from ragdesk.cli.store_cmds import open_store
 
-MODE_CHOICE = click.Choice(["rag", "lora", "hybrid", "closed"])
+MODE_CHOICE = click.Choice(list(MODES))
 
 
 @contextlib.contextmanager
@@ -52,7 +53,7 @@ def make_session(model: str | None, lora: str | None, collection: str | None, mo
 
 
 def print_sources(answer) -> None:
-    if answer.mode in ("rag", "hybrid") and not answer.relevant:
+    if get_mode(answer.mode).retrieval and not answer.relevant:
         click.echo(click.style("(no relevant passage found in the documents)", dim=True))
     for n, hit in answer.cited:
         where = Path(hit.path).name + (f", p. {hit.page}" if hit.page else "") + (f", {hit.heading}" if hit.heading else "")
@@ -106,7 +107,7 @@ def ask(question, mode, model, lora, collection, k, max_tokens, temperature, con
     print_stats(answer)
 
 
-CHAT_HELP = """Commands: /mode rag|lora|hybrid|closed, /lora NAME|off, /model NAME, /collection NAME,
+CHAT_HELP = f"""Commands: /mode {'|'.join(MODES)}, /lora NAME|off, /model NAME, /collection NAME,
 /new (new conversation), /help, /quit. Ctrl+C stops an answer."""
 
 
@@ -140,8 +141,6 @@ def chat(mode, model, lora, collection, engine) -> None:
                     if cmd == "help":
                         click.echo(CHAT_HELP)
                     elif cmd == "mode":
-                        from ragdesk.chat.modes import get_mode
-
                         get_mode(arg)
                         reason = session.unavailable_reason(arg)
                         if reason:

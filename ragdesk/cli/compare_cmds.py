@@ -25,7 +25,7 @@ from ragdesk.cli.root import cli, emit_json, fail
 @engine_options
 def compare(question, modes_text, model, lora, collection, k, max_tokens, temperature, as_json, engine) -> None:
     """Answer QUESTION in several modes (same model, collection and adapter), one after another."""
-    from ragdesk.chat.modes import get_mode
+    from ragdesk.chat.modes import BASELINE, get_mode
     from ragdesk.cli.chat_cmds import chat_errors, make_session, print_sources, print_stats
     from ragdesk.cli.eval_cmds import ctrl_c_cancels, parse_modes
     from ragdesk.compare import DEFAULT_MODES, compare as run_compare
@@ -35,7 +35,7 @@ def compare(question, modes_text, model, lora, collection, k, max_tokens, temper
     if modes is None:
         modes = list(DEFAULT_MODES)
         if not lora:
-            modes = ["closed"] + [m for m in modes if not get_mode(m).adapter]
+            modes = [BASELINE] + [m for m in modes if not get_mode(m).adapter]
             note = "No --lora adapter: comparing rag with the closed-book baseline (pass --lora NAME for lora, hybrid)."
     needing = [m for m in modes if get_mode(m).adapter]
     if needing and not lora:

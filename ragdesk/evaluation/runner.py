@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from ragdesk.chat.modes import ModeError, get_mode
+from ragdesk.chat.modes import BASELINE, ModeError, get_mode
 from ragdesk.evaluation.qa import (
     YES_NO_MAYBE,
     AnswerRecord,
@@ -35,7 +35,6 @@ from ragdesk.evaluation.qa import (
 from ragdesk.records import doc_id_for
 
 DEFAULT_MAX_TOKENS = 128
-BASELINE = "closed"
 
 
 class EvalError(ValueError):
@@ -138,15 +137,16 @@ class EvalRun:
 
 def check_modes(session, modes: Sequence[str], collection: str | None) -> None:
     """Refuse, before anything runs, modes that cannot run with the session's choices."""
+    name = collection or session.collection or session.settings.default_collection
     for mode in modes:
         spec = get_mode(mode)
-        if spec.adapter and session.adapter_path is None:
-            raise MissingAdapterError(mode)
-        if spec.retrieval:
-            name = collection or session.collection or session.settings.default_collection
-            session.store.collection(name)  # CollectionError with the store's wording
-            if session.store.chunk_count(name) == 0:
-                raise EvalError(f"the collection {name!r} is empty: index documents into it first")
+        if spec.retrieval and not (spec.adapter and session.adapter_path is None):
+            session.store.collection(name)  # a missing collection: CollectionError with the store's wording
+        reason = session.unavailable_reason(mode, collection=name)
+        if reason and spec.adapter and session.adapter_path is None:
+            raise MissingAdapterError(mode)  # says which option gives one
+        if reason:
+            raise EvalError(f"mode {mode} cannot run: {reason}")
 
 
 def run_eval(

@@ -17,7 +17,7 @@ import logging
 import os
 from pathlib import Path
 
-from ragdesk.chat import MODES
+from ragdesk.chat.modes import MODES, effective_mode
 from ragdesk.settings import Settings
 from ragdesk.ui.compare_controller import CompareController
 from ragdesk.ui.errors import describe
@@ -29,8 +29,6 @@ from ragdesk.ui.workers import AskRequest, IndexJob, IndexWorker, SearchWorker, 
 
 log = logging.getLogger(__name__)
 
-MODE_ORDER = ("rag", "lora", "hybrid", "closed")  # Ctrl+1..4 and the mode bar's order
-_FALLBACK = ("rag", "hybrid", "lora", "closed")  # what to use when the chosen mode can't run
 
 
 class AppController(LibraryCommands, QObject):
@@ -260,9 +258,7 @@ class AppController(LibraryCommands, QObject):
 
     def _settle_mode(self) -> None:
         """The effective mode: the preferred one if it can run, else the first that can."""
-        mode = self.preferred_mode
-        if self.unavailable_reason(mode):
-            mode = next((m for m in _FALLBACK if not self.unavailable_reason(m)), self.preferred_mode)
+        mode = effective_mode(self.preferred_mode, self.availability)
         if mode != self.mode:
             self.mode = mode
         self.modeChanged.emit(self.mode)

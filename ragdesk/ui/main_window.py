@@ -18,13 +18,14 @@ from ragdesk.ui import style, theme
 from ragdesk.ui.chat_view import ChatView
 from ragdesk.ui.citations import CitationsPanel
 from ragdesk.ui.compare_view import CompareView
-from ragdesk.ui.controller import MODE_ORDER, AppController
+from ragdesk.chat.modes import MODE_ORDER, MODES
+from ragdesk.ui.controller import AppController
 from ragdesk.ui.conversations import ConversationsPanel
 from ragdesk.ui.errors import sentence, show_error
 from ragdesk.ui.jobs import summary_text
 from ragdesk.ui.library import LibraryPanel, local_paths
 from ragdesk.ui.logging_setup import log_file
-from ragdesk.ui.mode_bar import MODE_LABELS, ModeBar
+from ragdesk.ui.mode_bar import ModeBar
 from ragdesk.ui.models import entry_from_answer, entry_from_message
 from ragdesk.ui.qt import (
     QAction,
@@ -143,7 +144,7 @@ class MainWindow(QMainWindow):
         self.mode_actions: dict[str, QAction] = {}
         group = QActionGroup(self)
         for i, mode in enumerate(MODE_ORDER, start=1):
-            action = chat_menu.addAction(MODE_LABELS[mode])
+            action = chat_menu.addAction(MODES[mode].label)
             action.setCheckable(True)
             action.setShortcut(QKeySequence(f"Ctrl+{i}"))
             action.triggered.connect(lambda _checked=False, m=mode: self.mode_bar.choose_mode(m))
@@ -276,7 +277,7 @@ class MainWindow(QMainWindow):
         else:
             self.chat.banner.hide()
             reason = c.unavailable_reason(c.mode)
-            label = MODE_LABELS.get(c.mode, c.mode)
+            label = MODES[c.mode].label if c.mode in MODES else c.mode
             if reason:
                 self.chat.set_input_state(False, f"{label} can't answer now: {sentence(reason)}")
             elif c.comparisons.running:

@@ -55,23 +55,10 @@ class ModelWorker(ComparisonWork):
 
     def _report_availability(self) -> None:
         from ragdesk.chat import MODES
-        from ragdesk.store.collections import CollectionError
 
         if self.session is None:
             return
-        name = self.session.collection or self.settings.default_collection
-        try:
-            self.store.collection(name)
-            missing = False
-        except CollectionError:
-            missing = True  # nothing indexed yet: say that, not "no collection named ..."
-        reasons = {}
-        for mode, spec in MODES.items():
-            reason = self.session.unavailable_reason(mode)
-            if reason and missing and spec.retrieval and not (spec.adapter and self.session.adapter_path is None):
-                reason = f"the collection '{name}' is empty: drop folders or files on the Library to add documents"
-            reasons[mode] = reason
-        self.availability.emit(reasons)
+        self.availability.emit({mode: self.session.unavailable_reason(mode) for mode in MODES})
 
     @Slot()
     def list_models(self) -> None:
