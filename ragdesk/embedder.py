@@ -16,11 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ragdesk.errors import RagdeskError
+
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
 
 
-class EmbeddingModelError(Exception):
+class EmbeddingModelError(RagdeskError):
     """The embedding model could not be found or loaded."""
 
 

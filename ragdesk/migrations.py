@@ -13,6 +13,8 @@ from typing import Callable
 
 import apsw
 
+from ragdesk.errors import RagdeskError
+
 Migration = Callable[[apsw.Connection], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
 
@@ -188,7 +190,7 @@ def m006_chunk_ocr_confidence(conn: apsw.Connection) -> None:
     conn.execute("ALTER TABLE chunks ADD COLUMN ocr_confidence REAL")
 
 
-class SchemaTooNew(Exception):
+class SchemaTooNew(RagdeskError):
     """The database was written by a newer ragdesk."""
 
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from ragdesk.errors import RagdeskError
 
-class ModeError(Exception):
+
+class ModeError(RagdeskError):
     """A mode that cannot run with the current choices (no adapter, no collection)."""
 
 

@@ -12,6 +12,7 @@ import threading
 import click
 
 from ragdesk import __version__, paths
+from ragdesk.cli.errors import fail  # noqa: F401 - re-exported for the command modules
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,12 +52,6 @@ def has_display() -> bool:
 def emit_json(data) -> None:
     """Print machine-readable output (the ``--json`` contract)."""
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-def fail(message: str, code: int = 1) -> None:
-    """Print a one-line error and exit; never a traceback for user errors."""
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(code)
 
 
 @contextlib.contextmanager

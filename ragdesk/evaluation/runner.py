@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from ragdesk.chat.modes import BASELINE, ModeError, get_mode
+from ragdesk.errors import RagdeskError
 from ragdesk.evaluation.qa import (
     YES_NO_MAYBE,
     AnswerRecord,
@@ -37,7 +38,7 @@ from ragdesk.records import doc_id_for
 DEFAULT_MAX_TOKENS = 128
 
 
-class EvalError(ValueError):
+class EvalError(RagdeskError, ValueError):
     """An evaluation that cannot run as asked (its message says what to change)."""
 
 
