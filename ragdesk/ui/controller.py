@@ -25,7 +25,8 @@ from ragdesk.ui.qt import QObject, QTimer, Signal
 from ragdesk.ui.library_commands import LibraryCommands
 from ragdesk.ui.live_sync import LiveSync
 from ragdesk.ui.model_worker import ModelWorker
-from ragdesk.ui.workers import AskRequest, IndexJob, IndexWorker, SearchWorker, WorkerThread
+from ragdesk.ui.threads import WorkerThread
+from ragdesk.ui.workers import AskRequest, IndexJob, IndexWorker, SearchWorker
 
 log = logging.getLogger(__name__)
 

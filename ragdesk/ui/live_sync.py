@@ -20,7 +20,8 @@ from collections import deque
 from dataclasses import dataclass
 
 from ragdesk.ui.qt import QObject, QTimer, Signal, Slot
-from ragdesk.ui.workers import IndexJob, StoreWorker, WorkerThread
+from ragdesk.ui.threads import WorkerThread
+from ragdesk.ui.workers import IndexJob, StoreWorker
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import os
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from ragdesk.ui.workers import WorkerThread, close_then_quit
+from ragdesk.ui.threads import WorkerThread, close_then_quit
 from ragdesk.ui.qt import (
     QColor,
     QHBoxLayout,
