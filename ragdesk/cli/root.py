@@ -30,6 +30,9 @@ def cli(ctx: click.Context, home: str | None) -> None:
     """
     if home:
         paths.set_home(home)
+    from ragdesk.logging_setup import setup_logging
+
+    setup_logging()  # the same rotating log file as the app's, in the data folder's log folder
     if ctx.invoked_subcommand is None:
         if not has_display():
             click.echo("No display found, so here is the headless tour instead (`ragdesk demo`).\n", err=True)

@@ -11,7 +11,7 @@ import logging
 from typing import Callable
 
 from ragdesk.errors import describe as core_describe
-from ragdesk.ui.logging_setup import log_file
+from ragdesk.logging_setup import log_file
 from ragdesk.ui.qt import QDesktopServices, QMessageBox, QUrl, QWidget
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from ragdesk.ui.conversations import ConversationsPanel
 from ragdesk.ui.errors import sentence, show_error
 from ragdesk.ui.jobs import summary_text
 from ragdesk.ui.library import LibraryPanel, local_paths
-from ragdesk.ui.logging_setup import log_file
+from ragdesk.logging_setup import log_file
 from ragdesk.ui.mode_bar import ModeBar
 from ragdesk.ui.models import entry_from_answer, entry_from_message
 from ragdesk.ui.qt import (
