@@ -36,9 +36,7 @@ def cli(ctx: click.Context, home: str | None) -> None:
     if ctx.invoked_subcommand is None:
         if not has_display():
             click.echo("No display found, so here is the headless tour instead (`ragdesk demo`).\n", err=True)
-            from ragdesk.cli.demo_cmds import demo
-
-            ctx.invoke(demo)
+            ctx.invoke(cli.get_command(ctx, "demo"))  # registered by ragdesk.cli; no import cycle
             return
         from ragdesk.app import main as gui_main
 
