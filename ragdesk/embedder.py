@@ -10,9 +10,11 @@ commands that embed nothing stay fast.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -22,8 +24,39 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
 
 
+FAKE_ENV = "RAGDESK_FAKE_EMBEDDER"  # "1": the deterministic HashEmbedder (fast tests), never the real model
+
+
 class EmbeddingModelError(RagdeskError):
     """The embedding model could not be found or loaded."""
+
+
+@runtime_checkable
+class EmbedderProtocol(Protocol):
+    """What the store needs of an embedder: vectors, their size, and the tokenizer chunks are cut with."""
+
+    name: str
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def tokenizer(self): ...
+
+    def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray: ...
+
+    def encode_query(self, text: str) -> np.ndarray: ...
+
+
+def create_embedder(name: str = DEFAULT_MODEL) -> EmbedderProtocol:
+    """The embedder for model ``name``: the real one, or the deterministic fake under ``RAGDESK_FAKE_EMBEDDER=1``."""
+    if os.environ.get(FAKE_ENV) == "1":
+        from ragdesk.fake_embedder import HashEmbedder
+
+        return HashEmbedder(name)
+    return Embedder(name)
 
 
 def resolve_model_path(name: str) -> str:

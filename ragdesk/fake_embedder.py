@@ -1,0 +1,77 @@
+"""A deterministic, model-free embedder: the fast tests' stand-in for the real one.
+
+:class:`HashEmbedder` hashes a text's words (lower-cased, with a crude suffix
+stripped, so "descaled" meets "descale") into a vector of the real model's size
+and L2-normalises it: texts that share words are near, others are not. It is
+the same on every machine (blake2b, no floating-point model), loads in no time
+and needs no torch. It tokenizes with the real model's tokenizer, so chunk
+boundaries are exactly those of a real index.
+
+It is chosen by ``RAGDESK_FAKE_EMBEDDER=1`` (see :func:`ragdesk.embedder.create_embedder`);
+tests that measure retrieval quality use the real model instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+
+import numpy as np
+
+from ragdesk.embedder import DEFAULT_MODEL, known_dimension, known_max_tokens, load_tokenizer
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_SUFFIXES = ("ing", "ed", "es", "s")
+DEFAULT_DIMENSION = 384  # all-MiniLM-L6-v2's
+DEFAULT_MAX_TOKENS = 256
+
+
+def _stem(word: str) -> str:
+    for suffix in _SUFFIXES:
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def _bucket(feature: str, dimension: int) -> tuple[int, float]:
+    digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
+    value = int.from_bytes(digest, "little")
+    return value % dimension, (1.0 if value >> 63 else -1.0)  # a sign bit spreads collisions evenly
+
+
+class HashEmbedder:
+    """Hashed bag of words, normalised: deterministic vectors of the named model's size."""
+
+    def __init__(self, name: str = DEFAULT_MODEL, *, device: str | None = None) -> None:
+        self.name = name
+        self.device = device
+        self.dimension = known_dimension(name) or DEFAULT_DIMENSION
+        self.max_tokens = known_max_tokens(name) or DEFAULT_MAX_TOKENS
+
+    def tokenizer(self):
+        return load_tokenizer(self.name)
+
+    def _vector(self, text: str) -> np.ndarray:
+        vector = np.zeros(self.dimension, dtype=np.float64)
+        counts: dict[str, int] = {}
+        for word in _WORD.findall(text.lower()):
+            stem = _stem(word)
+            counts[stem] = counts.get(stem, 0) + 1
+        for stem, n in counts.items():
+            index, sign = _bucket(stem, self.dimension)
+            vector[index] += sign * (1.0 + math.log(n))  # sublinear: a repeated word doesn't dominate
+        norm = float(np.linalg.norm(vector))
+        if norm == 0.0:  # no words at all: a fixed unit vector, as a real model never returns zeros
+            vector[0], norm = 1.0, 1.0
+        return (vector / norm).astype(np.float32)
+
+    def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
+        """Embed passages; returns an (n, dimension) float32 array."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.ascontiguousarray(np.stack([self._vector(t) for t in texts]), dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """Embed one query; returns a (dimension,) float32 array."""
+        return self._vector(text)

@@ -1,0 +1,56 @@
+"""The deterministic stand-in embedder the fast tests index with."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ragdesk.embedder import DEFAULT_MODEL, Embedder, EmbedderProtocol, create_embedder
+from ragdesk.fake_embedder import HashEmbedder
+
+
+def test_vectors_are_deterministic_normalised_and_the_real_size():
+    fake = HashEmbedder()
+    a = fake.encode(["The kettle must be descaled every six weeks.", ""])
+    assert a.shape == (2, 384) and a.dtype == np.float32
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-6)
+    assert np.array_equal(a, HashEmbedder().encode(["The kettle must be descaled every six weeks.", ""]))
+    assert np.array_equal(fake.encode_query("kettle"), fake.encode(["kettle"])[0])
+    # The same on every machine: blake2b buckets, not a model's floating point.
+    vector = fake.encode_query("kettle")
+    assert int(np.flatnonzero(vector)[0]) == int(np.argmax(np.abs(vector)))
+    assert np.count_nonzero(vector) == 1 and abs(float(vector.max() + vector.min())) == 1.0
+
+
+def test_shared_words_make_texts_near():
+    fake = HashEmbedder()
+    docs = fake.encode(["The kettle must be descaled every six weeks with citric acid.",
+                        "Sourdough needs a starter of flour and water fed daily."])
+    query = fake.encode_query("How often should I descale the kettle?")
+    scores = docs @ query
+    assert scores[0] > 0.3 and scores[0] > scores[1] + 0.2
+
+
+def test_both_embedders_fit_the_protocol_and_the_switch_picks_one(monkeypatch):
+    assert isinstance(HashEmbedder(), EmbedderProtocol)
+    assert isinstance(Embedder(DEFAULT_MODEL), EmbedderProtocol)  # checked without loading the model
+    monkeypatch.setenv("RAGDESK_FAKE_EMBEDDER", "1")
+    assert isinstance(create_embedder(DEFAULT_MODEL), HashEmbedder)
+    monkeypatch.setenv("RAGDESK_FAKE_EMBEDDER", "0")
+    assert type(create_embedder(DEFAULT_MODEL)) is Embedder
+
+
+def test_fast_tests_index_with_the_fake(store, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "kettle.txt").write_text("The kettle must be descaled every six weeks with citric acid.")
+    (docs / "bread.txt").write_text("Sourdough needs a starter of flour and water fed daily.")
+    store.index([docs])
+    assert isinstance(store.embedder(DEFAULT_MODEL), HashEmbedder)
+    hits = store.search("descale the kettle", None, k=2, mode="vector")
+    assert hits[0].path.endswith("kettle.txt")
+
+
+@pytest.mark.real_embedder
+def test_real_embedder_tests_get_the_real_model(store):
+    assert type(store.embedder(DEFAULT_MODEL)) is Embedder
