@@ -17,9 +17,9 @@ def test_vectors_are_deterministic_normalised_and_the_real_size():
     assert np.array_equal(a, HashEmbedder().encode(["The kettle must be descaled every six weeks.", ""]))
     assert np.array_equal(fake.encode_query("kettle"), fake.encode(["kettle"])[0])
     # The same on every machine: blake2b buckets, not a model's floating point.
-    vector = fake.encode_query("kettle")
-    assert int(np.flatnonzero(vector)[0]) == int(np.argmax(np.abs(vector)))
-    assert np.count_nonzero(vector) == 1 and abs(float(vector.max() + vector.min())) == 1.0
+    kettle, descale = fake.encode_query("kettle"), fake.encode_query("Descaled")
+    assert np.flatnonzero(kettle).tolist() == [152] and kettle[152] == 1.0
+    assert np.flatnonzero(descale).tolist() == [372] and descale[372] == -1.0  # "descaled" -> "descal"
 
 
 def test_shared_words_make_texts_near():
