@@ -56,6 +56,16 @@ class Answer:
         }
 
 
+@dataclass(frozen=True)
+class Choices:
+    """What the user chose, as the session holds it (front ends show this; they don't keep their own)."""
+
+    model: str | None
+    adapter: str | None
+    collection: str | None
+    mode: str
+
+
 class ChatSession:
     """Asks questions of a local model with retrieval and/or a LoRA adapter."""
 
@@ -76,6 +86,10 @@ class ChatSession:
         self.adapter_scale = 1.0
 
     # -- choices -----------------------------------------------------------
+
+    def choices(self) -> Choices:
+        """The current choices, as one immutable snapshot (safe to hand to another thread)."""
+        return Choices(self.model_name, self.adapter_name, self.collection or self.settings.default_collection, self.mode)
 
     def load_model(self, name_or_path: str | None = None):
         """Load a model (registry name, GGUF path, or the default); no-op if already loaded.

@@ -1,8 +1,11 @@
 """AppController: the widgets' one door into the core.
 
-It owns the worker threads, the choices shown in the mode bar (mode, model,
-adapter, collection) and the state every view reflects (model loading or
-ready, an answer streaming, library jobs). Widgets call its methods and listen
+It owns the worker threads and the state every view reflects (model loading
+or ready, an answer streaming, library jobs). The user's choices (model,
+adapter, collection, mode) belong to the ChatSession on the model worker: the
+controller sends each change there and shows what the session reports back
+(an adapter the session refused is dropped here too), keeping only the mode
+fallback, which is the app's own policy. Widgets call its methods and listen
 to its signals; they never touch the core or a worker themselves.
 
 The GUI thread keeps its own KnowledgeStore for cheap reads (the collection
@@ -59,6 +62,7 @@ class AppController(LibraryCommands, QObject):
     _load = Signal(object)
     _list_models = Signal()
     _adapter = Signal(object, float)
+    _mode = Signal(str)
     _collection = Signal(object)
     _refresh = Signal()
     _ask = Signal(object)
@@ -122,6 +126,7 @@ class AppController(LibraryCommands, QObject):
         self._load.connect(mw.load_model)
         self._list_models.connect(mw.list_models)
         self._adapter.connect(mw.set_adapter)
+        self._mode.connect(mw.set_mode)
         self._collection.connect(mw.set_collection)
         self._refresh.connect(mw.refresh_availability)
         self._ask.connect(mw.ask)
@@ -135,6 +140,7 @@ class AppController(LibraryCommands, QObject):
         mw.modelLoading.connect(self._on_model_loading)
         mw.modelLoaded.connect(self._on_model_loaded)
         mw.modelFailed.connect(self._on_model_failed)
+        mw.choices.connect(self._on_choices)
         mw.availability.connect(self._on_availability)
         mw.catalog.connect(self._on_catalog)
         mw.rerankers.connect(self._on_rerankers)
@@ -251,6 +257,7 @@ class AppController(LibraryCommands, QObject):
         if self.unavailable_reason(mode):
             return False
         self.preferred_mode = mode
+        self._mode.emit(mode)
         self._settle_mode()
         return True
 
@@ -268,6 +275,15 @@ class AppController(LibraryCommands, QObject):
         self.availability = dict(reasons)
         self.availabilityChanged.emit()
         self._settle_mode()
+
+    def _on_choices(self, choices) -> None:
+        """The session's choices after a change: the adapter and collection shown are the session's."""
+        if choices.adapter != self.adapter:
+            self.adapter = choices.adapter  # e.g. None after the session refused an adapter
+            self.adapterChanged.emit()
+        if choices.collection and choices.collection != self.collection:
+            self.collection = choices.collection
+            self.collectionChanged.emit(choices.collection)
 
     def set_adapter(self, name: str | None) -> None:
         self.adapter = name or None

@@ -28,6 +28,7 @@ class ModelWorker(ComparisonWork):
     modelLoaded = Signal(str, object)  # registry name, ModelInfo
     modelFailed = Signal(str, bool)  # sentence, whether a model is still loaded
     availability = Signal(dict)  # mode -> reason it can't run, or None
+    choices = Signal(object)  # the session's Choices, after every change (the controller shows these)
     catalog = Signal(object, object)  # models, adapters that fit the loaded model (all if none is)
     rerankers = Signal(object)  # names of the installed rerankers
     answerStarted = Signal(int, int)  # request id, conversation id
@@ -58,6 +59,7 @@ class ModelWorker(ComparisonWork):
 
         if self.session is None:
             return
+        self.choices.emit(self.session.choices())
         self.availability.emit({mode: self.session.unavailable_reason(mode) for mode in MODES})
 
     @Slot()
@@ -111,6 +113,12 @@ class ModelWorker(ComparisonWork):
     def set_collection(self, name) -> None:
         if self.session is not None:
             self.session.collection = name
+            self._report_availability()
+
+    @Slot(str)
+    def set_mode(self, mode: str) -> None:
+        if self.session is not None:
+            self.session.mode = mode  # the mode the user prefers; each request names the one it runs in
             self._report_availability()
 
     @Slot()
