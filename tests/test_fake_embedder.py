@@ -18,7 +18,7 @@ def test_vectors_are_deterministic_normalised_and_the_real_size():
     assert np.array_equal(fake.encode_query("kettle"), fake.encode(["kettle"])[0])
     # The same on every machine: blake2b buckets, not a model's floating point.
     kettle, descale = fake.encode_query("kettle"), fake.encode_query("Descaled")
-    assert np.flatnonzero(kettle).tolist() == [152] and kettle[152] == 1.0
+    assert np.flatnonzero(kettle).tolist() == [378] and kettle[378] == -1.0  # "kettle" -> "kettl"
     assert np.flatnonzero(descale).tolist() == [372] and descale[372] == -1.0  # "descaled" -> "descal"
 
 
@@ -28,12 +28,14 @@ def test_shared_words_make_texts_near():
                         "Sourdough needs a starter of flour and water fed daily."])
     query = fake.encode_query("How often should I descale the kettle?")
     scores = docs @ query
-    assert scores[0] > 0.3 and scores[0] > scores[1] + 0.2
+    assert scores[0] > 0.4 and abs(scores[1]) < 0.2  # "kettle" and "descale" shared; nothing with bread
 
 
 def test_both_embedders_fit_the_protocol_and_the_switch_picks_one(monkeypatch):
     assert isinstance(HashEmbedder(), EmbedderProtocol)
-    assert isinstance(Embedder(DEFAULT_MODEL), EmbedderProtocol)  # checked without loading the model
+    members = ("name", "dimension", "max_tokens", "tokenizer", "encode", "encode_query")
+    assert all(hasattr(Embedder, m) or m == "name" for m in members)  # the real one, without loading it
+    assert Embedder(DEFAULT_MODEL).name == DEFAULT_MODEL
     monkeypatch.setenv("RAGDESK_FAKE_EMBEDDER", "1")
     assert isinstance(create_embedder(DEFAULT_MODEL), HashEmbedder)
     monkeypatch.setenv("RAGDESK_FAKE_EMBEDDER", "0")
