@@ -36,6 +36,7 @@ def assert_all_steps_passed(output: str) -> None:
     assert "smollm2-135m-instruct generated" in llm  # the built-in default model, through the registry
 
 
+@pytest.mark.slow  # the real models, in a process of its own (a minute and more)
 def test_self_test_from_the_source_tree(tmp_path):
     """The real entry point (``python -m ragdesk.app --self-test``), in a process of its own."""
     home = tmp_path / "user-home"
