@@ -10,7 +10,6 @@ commands that embed nothing stay fast.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -22,9 +21,6 @@ from ragdesk.errors import RagdeskError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
-
-
-FAKE_ENV = "RAGDESK_FAKE_EMBEDDER"  # "1": the deterministic HashEmbedder (fast tests), never the real model
 
 
 class EmbeddingModelError(RagdeskError):
@@ -48,15 +44,6 @@ class EmbedderProtocol(Protocol):
     def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray: ...
 
     def encode_query(self, text: str) -> np.ndarray: ...
-
-
-def create_embedder(name: str = DEFAULT_MODEL) -> EmbedderProtocol:
-    """The embedder for model ``name``: the real one, or the deterministic fake under ``RAGDESK_FAKE_EMBEDDER=1``."""
-    if os.environ.get(FAKE_ENV) == "1":
-        from ragdesk.fake_embedder import HashEmbedder
-
-        return HashEmbedder(name)
-    return Embedder(name)
 
 
 def resolve_model_path(name: str) -> str:

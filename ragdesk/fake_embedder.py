@@ -7,19 +7,23 @@ the same on every machine (blake2b, no floating-point model), loads in no time
 and needs no torch. It tokenizes with the real model's tokenizer, so chunk
 boundaries are exactly those of a real index.
 
-It is chosen by ``RAGDESK_FAKE_EMBEDDER=1`` (see :func:`ragdesk.embedder.create_embedder`);
-tests that measure retrieval quality use the real model instead.
+It is chosen by ``RAGDESK_FAKE_EMBEDDER=1`` (see :func:`create_embedder`, the one
+place the store gets an embedder from); tests that measure retrieval quality use
+the real model instead.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
 
 import numpy as np
 
-from ragdesk.embedder import DEFAULT_MODEL, known_dimension, known_max_tokens, load_tokenizer
+from ragdesk.embedder import DEFAULT_MODEL, Embedder, EmbedderProtocol, known_dimension, known_max_tokens, load_tokenizer
+
+FAKE_ENV = "RAGDESK_FAKE_EMBEDDER"  # "1": the deterministic HashEmbedder (fast tests), never the real model
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SUFFIXES = ("ing", "ed", "es", "s")
@@ -86,3 +90,10 @@ class HashEmbedder:
     def encode_query(self, text: str) -> np.ndarray:
         """Embed one query; returns a (dimension,) float32 array."""
         return self._vector(text)
+
+
+def create_embedder(name: str = DEFAULT_MODEL) -> EmbedderProtocol:
+    """The embedder for model ``name``: the real one, or this fake under ``RAGDESK_FAKE_EMBEDDER=1``."""
+    if os.environ.get(FAKE_ENV) == "1":
+        return HashEmbedder(name)
+    return Embedder(name)

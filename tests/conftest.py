@@ -40,7 +40,7 @@ def fake_embedder(request, monkeypatch):
     Tests marked ``slow`` or ``real_embedder`` (they measure what the real model
     finds) use all-MiniLM-L6-v2. The variable reaches subprocesses (the CLI) too.
     """
-    from ragdesk.embedder import FAKE_ENV
+    from ragdesk.fake_embedder import FAKE_ENV
 
     if request.node.get_closest_marker("slow") or request.node.get_closest_marker("real_embedder"):
         monkeypatch.delenv(FAKE_ENV, raising=False)

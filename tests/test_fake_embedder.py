@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragdesk.embedder import DEFAULT_MODEL, Embedder, EmbedderProtocol, create_embedder
-from ragdesk.fake_embedder import HashEmbedder
+from ragdesk.embedder import DEFAULT_MODEL, Embedder, EmbedderProtocol
+from ragdesk.fake_embedder import HashEmbedder, create_embedder
 
 
 def test_vectors_are_deterministic_normalised_and_the_real_size():
