@@ -81,3 +81,16 @@ def test_cli_prints_one_line_for_a_user_error_and_a_traceback_for_a_bug():
     assert result.exit_code == 1 and result.output == "Error: no collection named 'x'\n"
     result = CliRunner().invoke(cmd, ["bug"])
     assert isinstance(result.exception, KeyError)
+
+
+def test_the_cli_writes_the_same_log_file_as_the_app(tmp_path):
+    from click.testing import CliRunner
+
+    from ragdesk.cli import cli
+    from ragdesk.logging_setup import log_file
+
+    home = tmp_path / "home"
+    result = CliRunner().invoke(cli, ["--home", str(home), "search", "anything"])
+    assert result.exit_code == 1 and "Error: no collection named 'default'" in result.output
+    assert log_file() == home / "logs" / "ragdesk.log"
+    assert "ragdesk search" in log_file().read_text(encoding="utf-8")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -33,6 +34,7 @@ def cli(ctx: click.Context, home: str | None) -> None:
     from ragdesk.logging_setup import setup_logging
 
     setup_logging()  # the same rotating log file as the app's, in the data folder's log folder
+    logging.getLogger("ragdesk.cli").info("ragdesk %s", ctx.invoked_subcommand or "(no command)")
     if ctx.invoked_subcommand is None:
         if not has_display():
             click.echo("No display found, so here is the headless tour instead (`ragdesk demo`).\n", err=True)
