@@ -13,6 +13,8 @@ from typing import Callable
 
 import apsw
 
+from ragdesk.errors import RagdeskError
+
 Migration = Callable[[apsw.Connection], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
 
@@ -200,7 +202,7 @@ def m008_chunk_content_hash(conn: apsw.Connection) -> None:
     conn.execute("CREATE INDEX chunks_content_hash ON chunks(content_hash)")
 
 
-class SchemaTooNew(Exception):
+class SchemaTooNew(RagdeskError):
     """The database was written by a newer ragdesk."""
 
 

@@ -33,6 +33,21 @@ def ragdesk_home(tmp_path, monkeypatch):
     paths.set_home(None)
 
 
+@pytest.fixture(autouse=True)
+def fake_embedder(request, monkeypatch):
+    """Fast tests embed with the deterministic HashEmbedder (no torch, no model load).
+
+    Tests marked ``slow`` or ``real_embedder`` (they measure what the real model
+    finds) use all-MiniLM-L6-v2. The variable reaches subprocesses (the CLI) too.
+    """
+    from ragdesk.fake_embedder import FAKE_ENV
+
+    if request.node.get_closest_marker("slow") or request.node.get_closest_marker("real_embedder"):
+        monkeypatch.delenv(FAKE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(FAKE_ENV, "1")
+
+
 @pytest.fixture
 def store(ragdesk_home):
     """A KnowledgeStore on a fresh database in the test's data folder."""

@@ -78,6 +78,7 @@ def assert_same_behaviour(tiny, llm, peft_dir, gguf_adapter, n=10):
         set_llama_adapters(llm, [])
 
 
+@pytest.mark.slow  # PEFT and llama.cpp compared token by token
 @pytest.mark.parametrize("modules", [ALL_MODULES, ["q_proj", "k_proj"]], ids=["all-linear", "qk-only"])
 def test_imported_adapter_matches_peft(tiny, llm, tmp_path, modules):
     peft_dir = make_peft_adapter(tiny.hf_dir, tmp_path / "peft", target_modules=modules)
@@ -91,6 +92,7 @@ def test_imported_adapter_matches_peft(tiny, llm, tmp_path, modules):
     assert_same_behaviour(tiny, llm, peft_dir, out)
 
 
+@pytest.mark.slow  # PEFT and llama.cpp compared token by token
 def test_lm_head_embeddings_rslora_and_patterns(tiny, llm, tmp_path):
     peft_dir = make_peft_adapter(
         tiny.hf_dir, tmp_path / "peft", seed=1,
@@ -176,6 +178,7 @@ def gemma(tmp_path_factory):
     return build_tiny_gemma3(tmp_path_factory.mktemp("import-gemma"))
 
 
+@pytest.mark.slow  # PEFT and llama.cpp compared token by token
 def test_gemma3_adapter_matches_peft(gemma, tmp_path):
     # Gemma: no Q/K row permutation, (1 + w) norms, tied output.
     peft_dir = make_peft_adapter(gemma.hf_dir, tmp_path / "peft")

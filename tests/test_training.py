@@ -161,6 +161,7 @@ def test_unknown_method_is_refused(tokenizer, store, tiny):
 # ------------------------------------------------------------------ training end to end
 
 
+@pytest.mark.slow  # full training runs
 @pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")
 def test_train_job_loss_falls_and_llama_cpp_runs_the_adapter_like_transformers(store, tiny, tokenizer):
     import llama_cpp
@@ -199,6 +200,7 @@ def test_train_job_loss_falls_and_llama_cpp_runs_the_adapter_like_transformers(s
     assert tokenizer.decode(hf_tokens).startswith(" in 1987 by")  # it completes the trained fact
 
 
+@pytest.mark.slow  # full training runs
 def test_cancel_then_resume_reaches_the_same_state_as_an_uninterrupted_run(tiny, tokenizer, tmp_path):
     from safetensors.numpy import load_file
 
@@ -396,6 +398,7 @@ def test_a_real_full_filesystem_is_refused(store, tiny, tmp_path):
 # ------------------------------------------------------------------ runs and names
 
 
+@pytest.mark.slow  # full training runs
 def test_resume_needs_a_run_and_the_same_settings(store, tiny):
     with pytest.raises(ResumeError, match="no training run named 'ghost' to resume"):
         run_job(_request(tiny, name="ghost", resume=True), store=store)
@@ -428,6 +431,7 @@ def test_qa_method_with_given_pairs_measures_heldout_loss(store, tiny):
     assert [tuple(p) for p in saved] == PAIRS
 
 
+@pytest.mark.slow  # full training runs
 def test_qa_adapter_answers_in_lora_mode_prompts(store, tiny, tokenizer):
     """Training prompts are token for token what the engine sends in lora mode, so the answers come back."""
     from ragdesk.chat.prompts import build_messages

@@ -278,7 +278,7 @@ def test_corrupt_model_file_shows_an_error_and_the_app_keeps_running(chat_window
     box = window.last_error
     assert box.windowTitle() == "Could not load the model"
     assert "x.gguf" in box.text() and box.text().endswith(".") and "Traceback" not in box.text()
-    from ragdesk.ui.logging_setup import log_file
+    from ragdesk.logging_setup import log_file
 
     assert str(log_file()) in box.informativeText()
     save_screenshot(box, "error-corrupt-model")
