@@ -265,3 +265,20 @@ def test_the_guard_keeps_a_clear_bm25_winner_first_and_only_then():
     lean, apart = FusionRule(ident_w_bm25=3.0), [Ranked(9, 4.2), Ranked(5, 4.0), Ranked(6, 3.5)]
     assert fuse(vector, apart, "what is E0382", 10, lean)[0].chunk_id == 9
     assert fuse(vector, apart, "what is it", 10, lean)[0].chunk_id == 1
+
+
+def test_the_sources_panel_says_where_else_the_text_is(qtbot, copied):
+    from ragdesk.ui.citations import CitationsPanel
+
+    panel = CitationsPanel(copied.document_text)
+    qtbot.addWidget(panel)
+    try:
+        hit = copied.search("descaling the kettle with citric acid", k=1, mode="bm25")[0]
+        panel.show_search("descaling", [hit])
+        assert "also in 2 other files" in panel.where.text()
+        assert all(c.path in panel.where.toolTip() for c in hit.copies)
+        other = copied.search("defrost the fridge", k=1, mode="bm25")[0]
+        panel.show_search("fridge", [other])
+        assert "also in" not in panel.where.text()
+    finally:
+        panel.shutdown()
