@@ -268,7 +268,7 @@ def test_the_guard_keeps_a_clear_bm25_winner_first_and_only_then():
 
 
 def test_the_sources_panel_says_where_else_the_text_is(qtbot, copied):
-    from ragdesk.ui.citations import CitationsPanel
+    from ragdesk.ui.chat.sources_panel import CitationsPanel
 
     panel = CitationsPanel(copied.document_text)
     qtbot.addWidget(panel)
