@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 import apsw
 import numpy as np
 
-from ragdesk.store import identifiers
+from ragdesk.store import identifiers, search_options
 from ragdesk.store.copies import content_hash
 from ragdesk.store.collections import Collection
 
@@ -152,6 +152,8 @@ def write_document(
         )
         # The heading is indexed with the text: a query naming a section finds it.
         # Identifier forms follow, so codes match whole and by parts (identifiers.py).
-        fts_text = identifiers.with_forms(f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text)
+        fts_text = f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
+        if search_options.active().identifiers:
+            fts_text = identifiers.with_forms(fts_text)
         conn.execute(f"INSERT INTO {collection.fts_table} (rowid, text) VALUES (?, ?)", (chunk_id, fts_text))
     return doc_id
