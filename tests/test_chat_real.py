@@ -6,6 +6,7 @@ import pytest
 
 from ragdesk.chat import ChatSession
 from ragdesk.llm.engine import Engine
+from support.threads import threads_for_tests
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +35,7 @@ def docs(tmp_path_factory):
 @pytest.mark.parametrize("model", ["smollm2-135m-instruct", "gemma-3-270m"])
 def test_rag_answers_and_cites_what_closed_book_gets_wrong(store, docs, model):
     store.index([docs])
-    engine = Engine(n_ctx=2048, n_threads=2)
+    engine = Engine(n_ctx=2048, n_threads=threads_for_tests(2))
     session = ChatSession(store, engine=engine)
     session.load_model(model)
     question = "How often must the Aurora kettle be descaled?"

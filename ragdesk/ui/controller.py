@@ -20,6 +20,7 @@ from pathlib import Path
 from ragdesk.chat import MODES
 from ragdesk.settings import Settings
 from ragdesk.ui.compare_controller import CompareController
+from ragdesk.ui.db_watch import DatabaseWatch
 from ragdesk.ui.errors import describe
 from ragdesk.ui.qt import QObject, QTimer, Signal
 from ragdesk.ui.library_commands import LibraryCommands
@@ -91,6 +92,8 @@ class AppController(LibraryCommands, QObject):
         self.catalog_known = False
         self.reranker_names: list[str] = []  # installed rerankers, for the Settings dialog
         self.preferred_mode = "rag"
+        # "Model only" picked while no collection could serve RAG: RAG comes back with one.
+        self._mode_for_lack_of_documents = False
         self.mode = "rag"
         self.adapter: str | None = None
         self.collection: str = self.settings.default_collection
@@ -104,6 +107,9 @@ class AppController(LibraryCommands, QObject):
         self._collections_timer.timeout.connect(self.refresh_collections)
         self.collection_infos: list | None = None  # CollectionInfo, None until first read
         self.source_counts: dict[str, dict[str, int]] = {}
+        # `ragdesk index` in a terminal (or another window) changes the library under us.
+        self.db_watch = DatabaseWatch(self.store.conn, self)
+        self.db_watch.changed.connect(self._on_external_change)
 
         self.model_worker = ModelWorker(self.settings, self.db_path)
         self.index_worker = IndexWorker(self.settings, self.db_path)
@@ -174,6 +180,7 @@ class AppController(LibraryCommands, QObject):
         for t in self._threads:
             t.start()
         self._collection.emit(self.collection)
+        self.db_watch.start()
         if self.settings.adapter:
             self.set_adapter(self.settings.adapter)
         if self.settings.model:
@@ -184,6 +191,7 @@ class AppController(LibraryCommands, QObject):
         if self._shut_down:
             return
         self._shut_down = True
+        self.db_watch.stop()
         if self.request is not None:
             self.request.cancel.set()
         self.comparisons.cancel()
@@ -251,9 +259,17 @@ class AppController(LibraryCommands, QObject):
             return False
         if self.unavailable_reason(mode):
             return False
+        self._mode_for_lack_of_documents = (
+            not MODES[mode].retrieval and self.availability is not None and bool(self.availability.get("rag"))
+        )
         self.preferred_mode = mode
         self._settle_mode()
         return True
+
+    @property
+    def remembered_mode(self) -> str:
+        """The mode to start with next time: RAG when "Model only" was chosen for want of documents."""
+        return "rag" if self._mode_for_lack_of_documents else self.preferred_mode
 
     def unavailable_reason(self, mode: str) -> str | None:
         return None if self.availability is None else self.availability.get(mode)
@@ -269,6 +285,8 @@ class AppController(LibraryCommands, QObject):
 
     def _on_availability(self, reasons: dict) -> None:
         self.availability = dict(reasons)
+        if self._mode_for_lack_of_documents and not reasons.get("rag"):
+            self.preferred_mode, self._mode_for_lack_of_documents = "rag", False
         self.availabilityChanged.emit()
         self._settle_mode()
 
