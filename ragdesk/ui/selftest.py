@@ -22,7 +22,7 @@ from typing import Callable
 
 STEPS = ("qt", "window", "store", "index", "search", "ocr", "llm", "eval")  # in order; the packaging test expects each
 QUERY = "How long do I have to return a product?"
-EVAL_ANSWER, EVAL_GOLD = "60 days", "returns-policy.html"  # from the sample documents
+EVAL_ANSWER, EVAL_GOLD = "60 days", "returns-policy"  # from the sample documents (gold: file name, no extension)
 OCR_PHRASE = "ragdesk reads scans"
 
 
