@@ -14,6 +14,8 @@ from typing import Iterable, Sequence
 import apsw
 import numpy as np
 
+from ragdesk.store import identifiers
+from ragdesk.store.copies import content_hash
 from ragdesk.store.collections import Collection
 
 
@@ -136,10 +138,10 @@ def write_document(
         blob = vector.tobytes()
         conn.execute(
             "INSERT INTO chunks (document_id, ordinal, start, end, page, heading, n_tokens, text, embedding,"
-            " ocr_confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " ocr_confidence, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 doc_id, ordinal, chunk.start, chunk.end, chunk.page, chunk.heading, chunk.n_tokens, chunk.text,
-                blob, getattr(chunk, "ocr_confidence", None),
+                blob, getattr(chunk, "ocr_confidence", None), content_hash(chunk.text),
             ),
         )
         chunk_id = conn.last_insert_rowid()
@@ -149,6 +151,7 @@ def write_document(
             (chunk_id, blob, blob),
         )
         # The heading is indexed with the text: a query naming a section finds it.
-        fts_text = f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
+        # Identifier forms follow, so codes match whole and by parts (identifiers.py).
+        fts_text = identifiers.with_forms(f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text)
         conn.execute(f"INSERT INTO {collection.fts_table} (rowid, text) VALUES (?, ?)", (chunk_id, fts_text))
     return doc_id
