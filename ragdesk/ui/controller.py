@@ -95,8 +95,7 @@ class AppController(LibraryCommands, QObject):
         self.catalog_known = False
         self.reranker_names: list[str] = []  # installed rerankers, for the Settings dialog
         self.preferred_mode = "rag"
-        # "Model only" picked while no collection could serve RAG: RAG comes back with one.
-        self._mode_for_lack_of_documents = False
+        self._mode_for_lack_of_documents = False  # "Model only" chosen while RAG could not run
         self.mode = "rag"
         self.adapter: str | None = None
         self.collection: str = self.settings.default_collection
@@ -112,8 +111,7 @@ class AppController(LibraryCommands, QObject):
         self._collections_timer.timeout.connect(self.refresh_collections)
         self.collection_infos: list | None = None  # CollectionInfo, None until first read
         self.source_counts: dict[str, dict[str, int]] = {}
-        # `ragdesk index` in a terminal (or another window) changes the library under us.
-        self.db_watch = DatabaseWatch(self.store.conn, self)
+        self.db_watch = DatabaseWatch(self.store.conn, self)  # `ragdesk index` in a terminal, another window
         self.db_watch.changed.connect(self._on_external_change)
 
         self.model_worker = ModelWorker(self.settings, self.db_path)
@@ -291,9 +289,8 @@ class AppController(LibraryCommands, QObject):
             return False
         if self.unavailable_reason(mode):
             return False
-        self._mode_for_lack_of_documents = (
-            not MODES[mode].retrieval and self.availability is not None and bool(self.availability.get("rag"))
-        )
+        # RAG comes back by itself when documents arrive, unless the user chose against it while it could run.
+        self._mode_for_lack_of_documents = not MODES[mode].retrieval and bool((self.availability or {}).get("rag"))
         self.preferred_mode = mode
         self._settle_mode()
         return True
