@@ -123,7 +123,7 @@ def session(store, tiny_model, tiny_lora, tmp_path):
     (docs / "bread.txt").write_text("Sourdough needs a starter of flour and water fed daily.")
     store.index([docs])
     store.settings.n_ctx = 2048
-    engine = Engine(n_ctx=2048, n_threads=1)
+    engine = Engine(n_ctx=2048, n_threads=threads_for_tests(1))
     s = ChatSession(store, engine=engine)
     s.load_model(str(tiny_model.gguf_path))
     yield s
@@ -201,6 +201,7 @@ import sys, time
 from ragdesk.chat import ChatSession
 from ragdesk.llm.engine import Engine
 from ragdesk.store import KnowledgeStore
+from support.threads import threads_for_tests
 store = KnowledgeStore()
 s = ChatSession(store, engine=Engine(n_ctx=512, n_threads=1))
 s.load_model(sys.argv[1])
@@ -269,7 +270,7 @@ def test_interactive_chat_switches_mode_in_place(store, tiny_model, tiny_lora):
     from ragdesk.cli import cli
     from ragdesk.chat.conversations import ConversationStore
 
-    store.settings.n_threads = 1
+    store.settings.n_threads = threads_for_tests(1)
     store.settings.save()
     registry_args = ["--model", str(tiny_model.gguf_path), "--lora", str(tiny_lora)]
     script = "/mode closed\nfirst question\n/mode lora\nsecond question\n/mode nonsense\n/quit\n"

@@ -23,6 +23,7 @@ from pathlib import Path
 from ragdesk.chat.modes import MODES, effective_mode
 from ragdesk.settings import Settings
 from ragdesk.ui.compare.compare_controller import CompareController
+from ragdesk.ui.library.db_watch import DatabaseWatch
 from ragdesk.ui.errors import describe
 from ragdesk.ui.qt import QObject, QTimer, Signal
 from ragdesk.ui.library.library_commands import LibraryCommands
@@ -97,6 +98,7 @@ class AppController(LibraryCommands, QObject):
         self.catalog_known = False
         self.reranker_names: list[str] = []  # installed rerankers, for the Settings dialog
         self.preferred_mode = "rag"
+        self._mode_for_lack_of_documents = False  # "Model only" chosen while RAG could not run
         self.mode = "rag"
         self.adapter: str | None = None
         self.collection: str = self.settings.default_collection
@@ -112,6 +114,8 @@ class AppController(LibraryCommands, QObject):
         self._collections_timer.timeout.connect(self.refresh_collections)
         self.collection_infos: list | None = None  # CollectionInfo, None until first read
         self.source_counts: dict[str, dict[str, int]] = {}
+        self.db_watch = DatabaseWatch(self.store.conn, self)  # `ragdesk index` in a terminal, another window
+        self.db_watch.changed.connect(self._on_external_change)
 
         self.model_worker = ModelWorker(self.settings, self.db_path)
         self.index_worker = IndexWorker(self.settings, self.db_path)
@@ -189,6 +193,7 @@ class AppController(LibraryCommands, QObject):
         for t in self._threads:
             t.start()
         self._collection.emit(self.collection)
+        self.db_watch.start()
         if self.settings.adapter:
             self.set_adapter(self.settings.adapter)
         # The preload: the model (then the worker warms up what questions need), or,
@@ -203,6 +208,7 @@ class AppController(LibraryCommands, QObject):
         if self._shut_down:
             return
         self._shut_down = True
+        self.db_watch.stop()
         if self.request is not None:
             self.request.cancel.set()
         self.comparisons.cancel()
@@ -288,10 +294,17 @@ class AppController(LibraryCommands, QObject):
             return False
         if self.unavailable_reason(mode):
             return False
+        # RAG comes back by itself when documents arrive, unless the user chose against it while it could run.
+        self._mode_for_lack_of_documents = not MODES[mode].retrieval and bool((self.availability or {}).get("rag"))
         self.preferred_mode = mode
         self._mode.emit(mode)
         self._settle_mode()
         return True
+
+    @property
+    def remembered_mode(self) -> str:
+        """The mode to start with next time: RAG when "Model only" was chosen for want of documents."""
+        return "rag" if self._mode_for_lack_of_documents else self.preferred_mode
 
     def unavailable_reason(self, mode: str) -> str | None:
         return None if self.availability is None else self.availability.get(mode)
@@ -305,6 +318,8 @@ class AppController(LibraryCommands, QObject):
 
     def _on_availability(self, reasons: dict) -> None:
         self.availability = dict(reasons)
+        if self._mode_for_lack_of_documents and not reasons.get("rag"):
+            self.preferred_mode, self._mode_for_lack_of_documents = "rag", False
         self.availabilityChanged.emit()
         self._settle_mode()
 

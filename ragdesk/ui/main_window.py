@@ -452,13 +452,17 @@ class MainWindow(QMainWindow):
         mode = state.value("chat/mode")
         if mode in MODE_ORDER:
             self.controller.preferred_mode = self.controller.mode = mode
+        collection = state.value("chat/collection")
+        if isinstance(collection, str) and collection:
+            self.controller.collection = collection  # the last used; replaced at the first read if it is gone
 
     def save_state(self) -> None:
         state = ui_state()
         state.setValue("window/geometry", self.saveGeometry())
         for key, splitter in self._splitters().items():
             state.setValue(key, splitter.saveState())
-        state.setValue("chat/mode", self.controller.preferred_mode)
+        state.setValue("chat/mode", self.controller.remembered_mode)
+        state.setValue("chat/collection", self.controller.collection)
         state.sync()
 
     def _splitters(self) -> dict[str, QSplitter]:
