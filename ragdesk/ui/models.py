@@ -362,7 +362,9 @@ class SourceListModel(QAbstractListModel):
             head = f"[{ref.n}] " if ref.n is not None else ""
             where = f" · p. {hit.page}" if hit.page else ""
             tag = "  ·  cited" if ref.cited else ""
-            details = [hit.heading] if hit.heading else []
+            details = [hit.title] if hit.title else []
+            if hit.heading:
+                details.append(hit.heading)
             details.append(f"score {hit.score:.3f}")
             if hit.similarity is not None:
                 details.append(f"similarity {hit.similarity:.2f}")
