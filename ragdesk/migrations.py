@@ -189,13 +189,29 @@ def m006_chunk_ocr_confidence(conn: apsw.Connection) -> None:
 
 
 @migration
+def m008_chunk_content_hash(conn: apsw.Connection) -> None:
+    # Copies of one text in several files take one search result: each chunk
+    # keeps a hash of its normalised text, indexed to find the other copies.
+    from ragdesk.store.copies import content_hash
+
+    conn.execute("ALTER TABLE chunks ADD COLUMN content_hash TEXT")
+    rows = conn.execute("SELECT id, text FROM chunks").fetchall()
+    conn.executemany("UPDATE chunks SET content_hash = ? WHERE id = ?", [(content_hash(t), i) for i, t in rows])
+    conn.execute("CREATE INDEX chunks_content_hash ON chunks(content_hash)")
+
+
+@migration
 def m007_titles_and_heading_columns(conn: apsw.Connection) -> None:
+    # Named m007 as allotted, but appended after m008 (which main shipped first):
+    # the runner goes by list position, so databases already at m008 get this next.
     # Documents keep their own title (HTML <title>, PDF metadata, first heading).
     # NULL here means "indexed before titles were read": the file is not re-read
     # for it (re-index to get the real title); its file name stands in meanwhile.
     # The BM25 table of each collection gets the title and the heading path as
     # columns of their own, so bm25() can weigh them; contentless FTS5 tables
     # cannot gain columns, so each is rebuilt from the stored chunks.
+    from ragdesk.store.identifiers import with_forms
+
     conn.execute("ALTER TABLE documents ADD COLUMN title TEXT")
     for (cid,) in conn.execute("SELECT id FROM collections").fetchall():
         conn.execute(f"DROP TABLE IF EXISTS fts_c{cid}_vocab")
@@ -214,7 +230,7 @@ def m007_titles_and_heading_columns(conn: apsw.Connection) -> None:
             stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
             conn.execute(
                 f"INSERT INTO fts_c{cid} (rowid, text, title, headings) VALUES (?, ?, ?, ?)",
-                (chunk_id, text, stem, heading or ""),
+                (chunk_id, with_forms(text), with_forms(stem), with_forms(heading or "")),
             )
         conn.execute(f"CREATE VIRTUAL TABLE fts_c{cid}_vocab USING fts5vocab(fts_c{cid}, 'row')")
 

@@ -59,6 +59,8 @@ def print_sources(answer) -> None:
         snippet = " ".join(hit.text.split())
         mark = "*" if n in answer.inferred else ""
         click.echo(click.style(f"  [{n}]{mark} {where}: ", bold=True) + (snippet[:160] + "…" if len(snippet) > 160 else snippet))
+        if hit.copies:
+            click.echo(click.style(f"      ({hit.copies_line()})", dim=True))
 
 
     if answer.inferred:

@@ -199,6 +199,8 @@ def search(query: str, collection: str | None, k: int, mode: str, rerank: bool |
             click.echo(f"    {hit.title}")
         text = " ".join(hit.text.split())
         click.echo("    " + (text[:300] + "…" if len(text) > 300 else text))
+        if hit.copies:
+            click.echo("    (" + hit.copies_line() + ")")
 
 
 @cli.command()

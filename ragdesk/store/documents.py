@@ -15,6 +15,8 @@ import apsw
 import numpy as np
 
 from ragdesk.ingest.context import title_or_name
+from ragdesk.store import identifiers
+from ragdesk.store.copies import content_hash
 from ragdesk.store.collections import Collection
 
 
@@ -114,15 +116,15 @@ def write_document(
         (len(doc.chunks), collection.id),
     )
     conn.execute("INSERT INTO document_texts (document_id, text) VALUES (?, ?)", (doc_id, doc.text))
-    fts_title = title_or_name(doc.title, doc.path)
+    fts_title = identifiers.with_forms(title_or_name(doc.title, doc.path))
     for ordinal, (chunk, vector) in enumerate(zip(doc.chunks, vectors)):
         blob = vector.tobytes()
         conn.execute(
             "INSERT INTO chunks (document_id, ordinal, start, end, page, heading, n_tokens, text, embedding,"
-            " ocr_confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " ocr_confidence, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 doc_id, ordinal, chunk.start, chunk.end, chunk.page, chunk.heading, chunk.n_tokens, chunk.text,
-                blob, getattr(chunk, "ocr_confidence", None),
+                blob, getattr(chunk, "ocr_confidence", None), content_hash(chunk.text),
             ),
         )
         chunk_id = conn.last_insert_rowid()
@@ -133,8 +135,12 @@ def write_document(
         )
         # Title and heading path are columns of their own: a query naming the page
         # or the section finds it, with the weight search.BM25_WEIGHTS gives them.
+        # Identifier forms follow each, so codes match whole and by parts (identifiers.py).
         conn.execute(
             f"INSERT INTO {collection.fts_table} (rowid, text, title, headings) VALUES (?, ?, ?, ?)",
-            (chunk_id, chunk.text, fts_title, chunk.heading or ""),
+            (
+                chunk_id, identifiers.with_forms(chunk.text), fts_title,
+                identifiers.with_forms(chunk.heading or ""),
+            ),
         )
     return doc_id

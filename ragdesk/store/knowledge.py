@@ -219,8 +219,9 @@ class KnowledgeStore:
         ``rerank`` reorders the best ``settings.rerank_top_n`` candidates with
         the reranker chosen in the settings: True asks for it (an error when
         none is usable), False never, None (default) for hybrid search
-        whenever one is chosen.
+        whenever one is chosen. An empty query raises QueryError (a ValueError).
         """
+        query = search_mod.check_query(query)
         mode = mode or self.settings.search_mode
         k = k or self.settings.top_k
         reranker = self._reranker_for(mode, rerank)

@@ -200,8 +200,10 @@ class CitationsPanel(QWidget):
             bits.append(f"similarity {hit.similarity:.2f}")
         if hit.ocr_confidence is not None:
             bits.append(f"read by OCR, {hit.ocr_confidence:.0%} confidence")
+        if hit.copies:  # the same text in other files took no slot of its own
+            bits.append(_escape(hit.copies_line()))
         self.where.setText(" · ".join(bits))
-        self.where.setToolTip(hit.path)
+        self.where.setToolTip("\n".join([hit.path, *(c.where() for c in hit.copies)]))
         self.open_button.setToolTip(
             f"Open {hit.path}" + (f" (the passage is on page {hit.page})" if hit.page else "")
         )

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
-from ragdesk.records import Hit
+from ragdesk.records import Copy, Hit
 from ragdesk.ui import icons
 from ragdesk.ui.qt import (
     QAbstractItemModel,
@@ -109,6 +109,11 @@ def hit_from_json(data: dict) -> Hit:
         score=float(data.get("score") or 0.0),
         similarity=data.get("similarity"),
         ocr_confidence=data.get("ocr_confidence"),
+        title=data.get("title"),
+        copies=tuple(
+            Copy(int(c.get("chunk_id", 0)), int(c.get("document_id", 0)), str(c.get("path", "")), c.get("page"))
+            for c in data.get("copies") or ()
+        ),
     )
 
 
