@@ -78,11 +78,22 @@ def touch_document(conn: apsw.Connection, doc_id: int, size: int, mtime_ns: int)
     conn.execute("UPDATE documents SET size = ?, mtime_ns = ? WHERE id = ?", (size, mtime_ns, doc_id))
 
 
-def move_document(conn: apsw.Connection, doc_id: int, path: str, size: int, mtime_ns: int) -> None:
-    """Give a document a new path (a renamed or moved file); its chunks, vectors and BM25 rows stay."""
+def move_document(conn: apsw.Connection, doc_id: int, path: str, size: int, mtime_ns: int) -> bool:
+    """Give a document a new path (a renamed or moved file); its chunks, vectors and BM25 rows stay.
+
+    False, and nothing changes, when the path already has a document (another
+    process indexed it meanwhile) or the document is gone.
+    """
+    taken = conn.execute(
+        "SELECT 1 FROM documents WHERE path = ? AND collection_id = (SELECT collection_id FROM documents WHERE id = ?)",
+        (path, doc_id),
+    ).fetchone()
+    if taken is not None:
+        return False
     conn.execute(
         "UPDATE documents SET path = ?, size = ?, mtime_ns = ? WHERE id = ?", (path, size, mtime_ns, doc_id)
     )
+    return conn.changes() > 0
 
 
 def write_document(
@@ -91,8 +102,13 @@ def write_document(
     doc: PreparedDocument,
     vectors: np.ndarray,
     replaces: int | None = None,
-) -> int:
-    """Insert a document with its chunks, vectors and BM25 rows; returns its id."""
+) -> int | None:
+    """Insert a document with its chunks, vectors and BM25 rows; returns its id.
+
+    Another process indexing the same file into the collection may have
+    written it since this run looked: the same content is then left as it is
+    (None is returned), other content is replaced, so every file lands once.
+    """
     if len(vectors) != len(doc.chunks):
         raise ValueError("one vector per chunk is required")
     if vectors.size and vectors.shape[1] != collection.dimension:
@@ -100,6 +116,13 @@ def write_document(
             f"vectors have dimension {vectors.shape[1]}, collection {collection.name!r} "
             f"expects {collection.dimension}"
         )
+    current = conn.execute(
+        "SELECT id, sha256 FROM documents WHERE collection_id = ? AND path = ?", (collection.id, doc.path)
+    ).fetchone()
+    if current is not None and current[0] != replaces:
+        if current[1] == doc.sha256:
+            return None
+        replaces = current[0]
     if replaces is not None:
         delete_documents(conn, collection, [replaces])
     conn.execute(

@@ -68,17 +68,24 @@ class KnowledgeStore:
         """
         name = name or self.settings.default_collection
         existing = coll.find(self.conn, name)
-        if existing is not None:
-            if embedding_model and embedding_model != existing.embedding_model:
-                raise CollectionError(
-                    f"collection {name!r} uses embedding model {existing.embedding_model!r}; "
-                    f"it cannot mix in vectors from {embedding_model!r} (make a new collection)"
-                )
-            return existing
-        return self.create_collection(name, embedding_model=embedding_model)
+        if existing is None:
+            # Another process may create it between the look and the insert:
+            # creation then returns theirs (one transaction decides).
+            existing = self.create_collection(name, embedding_model=embedding_model, exist_ok=True)
+        if embedding_model and embedding_model != existing.embedding_model:
+            raise CollectionError(
+                f"collection {name!r} uses embedding model {existing.embedding_model!r}; "
+                f"it cannot mix in vectors from {embedding_model!r} (make a new collection)"
+            )
+        return existing
 
-    def create_collection(self, name: str, *, embedding_model: str | None = None) -> Collection:
-        """A new collection bound to an embedding model (the settings' by default)."""
+    def create_collection(
+        self, name: str, *, embedding_model: str | None = None, exist_ok: bool = False
+    ) -> Collection:
+        """A new collection bound to an embedding model (the settings' by default).
+
+        With ``exist_ok`` an existing collection of that name is returned instead.
+        """
         model = embedding_model or self.settings.embedding_model
         return coll.create(
             self.conn,
@@ -87,6 +94,7 @@ class KnowledgeStore:
             dimension=self.embedder(model).dimension,
             chunk_tokens=self.settings.chunk_tokens,
             chunk_overlap=self.settings.chunk_overlap,
+            exist_ok=exist_ok,
         )
 
     def delete_collection(self, name: str) -> None:
