@@ -71,6 +71,8 @@ class Settings:
     skip_hidden: bool = True
     respect_ignore_files: bool = True  # .gitignore (every level), .git/info/exclude, .ragdeskignore
     live_sync: bool = True  # the app keeps its collections' folders in sync while it runs
+    chunk_context: bool = True  # embed chunks under their document title and heading path
+    drop_page_chrome: bool = True  # leave web pages' navigation, sidebars and link lists out
     default_collection: str = DEFAULT_COLLECTION
     # retrieval
     top_k: int = 5

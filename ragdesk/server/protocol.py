@@ -76,6 +76,7 @@ def citation_json(n: int, hit: Hit, *, inferred: bool = False) -> dict:
         "name": PurePath(hit.path).name,
         "page": hit.page,
         "heading": hit.heading,
+        "title": hit.title,
         "start": hit.start,
         "end": hit.end,
         "text": hit.text,

@@ -189,6 +189,8 @@ class CitationsPanel(QWidget):
             return
         hit = ref.hit
         bits = [f"<b>{_escape(ref.file_name)}</b>"]
+        if hit.title:
+            bits.append(f"<i>{_escape(hit.title)}</i>")
         if hit.page:
             slides = PurePath(hit.path).suffix.lower() == ".pptx"
             bits.append(f"{'slide' if slides else 'page'} {hit.page}")
