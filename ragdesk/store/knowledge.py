@@ -53,7 +53,7 @@ class KnowledgeStore:
         from ragdesk.embedder import Embedder
 
         if model not in self._embedders:
-            self._embedders[model] = Embedder(model)
+            self._embedders[model] = Embedder(model, backend=self.settings.embedding_backend)
         return self._embedders[model]
 
     def collection(self, name: str | None = None) -> Collection:
