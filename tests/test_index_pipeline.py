@@ -59,11 +59,11 @@ def test_pipeline_stores_exactly_the_chunks_of_reading_inline(store, tmp_path):
 def test_cancelling_mid_run_leaves_a_consistent_db_that_the_next_run_completes(store, tmp_path):
     folder = make_folder(tmp_path / "docs", files=120)
     stop = threading.Event()
-    seen = []
+    seen: set[str] = set()
 
     def progress(p):
-        seen.append(p.files_done)
-        if p.files_done >= 30:
+        seen.add(p.current)
+        if len(seen) >= 30:  # the indexing thread has taken 30 files from the reader
             stop.set()
 
     first = store.index([folder], progress=progress, cancel=stop.is_set)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ragdesk import paths
 
-EXPORTER_VERSION = 1  # bump when the graph or the quantisation changes: old copies are then ignored
+EXPORTER_VERSION = 3  # bump when the graph or the quantisation changes: old copies are then ignored
 ENV_CACHE = "RAGDESK_MODEL_CACHE"  # the same variable the built-in language models honour (tests share one)
 INT8_NAME = "model-int8.onnx"
 FP32_NAME = "model-fp32.onnx"
@@ -170,9 +170,7 @@ def build(model_dir: Path, out: Path, *, keep_fp32: bool = False) -> tuple[str, 
     fp32 = out / FP32_NAME
     try:
         inputs = _export_fp32(model_dir, fp32)
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        quantize_dynamic(str(fp32), str(out / INT8_NAME), weight_type=QuantType.QInt8)
+        _quantize(fp32, out / INT8_NAME)
     except ExportError:
         raise
     except Exception as exc:  # noqa: BLE001 - exporter and quantiser raise many kinds
@@ -180,6 +178,30 @@ def build(model_dir: Path, out: Path, *, keep_fp32: bool = False) -> tuple[str, 
     if not keep_fp32:
         fp32.unlink(missing_ok=True)
     return inputs
+
+
+def _quantize(fp32: Path, dest: Path) -> None:
+    """Dynamic int8: weights int8 per output channel, activations uint8 per batch.
+
+    Measured against PyTorch on 62 SciFact abstracts (AVX2 without VNNI): per-tensor
+    scales gave cosines down to 0.90; per-channel 0.98 (mean 0.992); per-channel
+    with the feed-forward down-projections (``.../output/dense``, whose GELU inputs
+    have outliers that one uint8 scale cannot hold) left in fp32: 0.986, mean 0.996.
+    """
+    import logging
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    graph = onnx.load(str(fp32), load_external_data=False).graph
+    keep_fp32 = [n.name for n in graph.node
+                 if n.op_type == "MatMul" and "/output/dense" in n.name and "/attention/" not in n.name]
+    logging.disable(logging.WARNING)  # the quantiser writes advice to the root logger
+    try:
+        quantize_dynamic(str(fp32), str(dest), weight_type=QuantType.QInt8, per_channel=True,
+                         nodes_to_exclude=keep_fp32)
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def _export_fp32(model_dir: Path, dest: Path) -> tuple[str, ...]:
