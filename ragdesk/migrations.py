@@ -188,6 +188,18 @@ def m006_chunk_ocr_confidence(conn: apsw.Connection) -> None:
     conn.execute("ALTER TABLE chunks ADD COLUMN ocr_confidence REAL")
 
 
+@migration
+def m008_chunk_content_hash(conn: apsw.Connection) -> None:
+    # Copies of one text in several files take one search result: each chunk
+    # keeps a hash of its normalised text, indexed to find the other copies.
+    from ragdesk.store.copies import content_hash
+
+    conn.execute("ALTER TABLE chunks ADD COLUMN content_hash TEXT")
+    rows = conn.execute("SELECT id, text FROM chunks").fetchall()
+    conn.executemany("UPDATE chunks SET content_hash = ? WHERE id = ?", [(content_hash(t), i) for i, t in rows])
+    conn.execute("CREATE INDEX chunks_content_hash ON chunks(content_hash)")
+
+
 class SchemaTooNew(Exception):
     """The database was written by a newer ragdesk."""
 

@@ -6,6 +6,19 @@ from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True, slots=True)
+class Copy:
+    """Another place holding the same text as a hit (a print page, a mirror, a copied folder)."""
+
+    chunk_id: int
+    document_id: int
+    path: str
+    page: int | None = None
+
+    def where(self) -> str:
+        return self.path + (f" p.{self.page}" if self.page else "")
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
     """One retrieved chunk with where it came from.
 
@@ -17,6 +30,8 @@ class Hit:
     ``similarity`` is the cosine similarity to the query whenever it is known,
     which is what relevance thresholds compare against. ``ocr_confidence``
     (0..1) is set when the chunk's text was read by OCR from a scan or image.
+    ``copies`` lists the other chunks of the collection with the same text
+    (compared with case and spacing ignored); they take no result slot of their own.
     """
 
     chunk_id: int
@@ -30,14 +45,25 @@ class Hit:
     score: float
     similarity: float | None = None
     ocr_confidence: float | None = None
+    copies: tuple[Copy, ...] = ()
 
     @property
     def read_by_ocr(self) -> bool:
         return self.ocr_confidence is not None
 
+    def copies_line(self) -> str:
+        """\"also in 2 other files: a.html, b.html\" (empty without copies)."""
+        if not self.copies:
+            return ""
+        places = list(dict.fromkeys(c.where() for c in self.copies))
+        shown = ", ".join(places[:3]) + (f" and {len(places) - 3} more" if len(places) > 3 else "")
+        files = len({c.path for c in self.copies})
+        return f"also in {files} other file{'' if files == 1 else 's'}: {shown}"
+
     def to_json(self) -> dict:
         """The stable ``--json`` form (extra keys may be added, none renamed)."""
         data = asdict(self)
+        data["copies"] = [asdict(c) for c in self.copies]
         data["doc_id"] = doc_id_for(self.path)
         return data
 

@@ -17,7 +17,7 @@ from test_eval_runner import make_folder
 from test_ui_chat import click_citation, pick, register_tiny
 from ui_screenshots import WAIT_MS, make_window, save_screenshot, urls_opened_by_click, wait_job, window_on_sample_docs  # noqa: F401 - make_window is a fixture
 
-from ragdesk.ui.compare_worker import ComparisonWork
+from ragdesk.ui.compare.compare_worker import ComparisonWork
 from ragdesk.ui.qt import Qt
 
 QUESTION = "When was the harbour of Velmora rebuilt?"

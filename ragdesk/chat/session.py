@@ -16,6 +16,7 @@ from typing import Callable, Iterator, Sequence
 from ragdesk.chat import budget, citations
 from ragdesk.chat.conversations import ConversationStore
 from ragdesk.chat.modes import ModeError, get_mode
+from ragdesk.chat.progress import LOADING, READING, SEARCHING, WRITING, ProgressClock, Stage, reading_detail
 from ragdesk.chat.prompts import SOURCE_CLOSE, SOURCE_OPEN, Turn
 from ragdesk.records import Hit
 from ragdesk.settings import Settings
@@ -120,6 +121,60 @@ class ChatSession:
                 return "the collection is empty: add documents first"
         return None
 
+    # -- preloading -------------------------------------------------------
+
+    def warm_up(self, mode: str | None = None) -> dict:
+        """Load what the first question needs before it comes; returns what was done.
+
+        A search of the collection loads the embedding model (and the reranker, the
+        vector index and the database pages) into this session's store, and the
+        prompt's fixed prefix (system prompt, worked example) is evaluated into the
+        model's cache, where every later question of the mode reuses it.
+        """
+        from ragdesk.store import CollectionError
+
+        spec = get_mode(mode or self.mode)
+        done = {"searched": False, "primed_tokens": 0}
+        collection = self.collection or self.settings.default_collection
+        if spec.retrieval:
+            try:
+                if self.store.chunk_count(collection) > 0:
+                    self.store.search("warm up", collection, k=1, mode="hybrid")
+                    done["searched"] = True
+            except CollectionError:
+                pass  # nothing indexed yet: nothing to load for searching
+        prime = getattr(self.engine, "prime", None)  # a server keeps its own cache
+        if prime is not None and self.engine.loaded and not (spec.adapter and self.adapter_path is None):
+            self._apply_adapter(spec.adapter)
+            done["primed_tokens"] = prime(self.fixed_prefix_tokens(spec.name))
+        return done
+
+    def fixed_prefix_tokens(self, mode: str | None = None) -> list[int]:
+        """The prompt tokens every question of ``mode`` starts with (system prompt, worked example).
+
+        Found as the common start of two prompts that differ in everything a
+        question brings (its words, its sources), so it is exact for any template.
+        """
+        from ragdesk.chat.prompts import build_messages
+
+        spec = get_mode(mode or self.mode)
+        example = self.settings.extra.get("cite_example", True)
+        specials = tuple(getattr(self.engine, "special_tokens", ()) or ())
+
+        def tokens(word: str) -> list[int]:
+            hit = Hit(0, 0, f"{word}.txt", None, None, 0, len(word), word, 1.0)
+            messages = build_messages(word, sources=[hit] if spec.retrieval else None, specials=specials,
+                                      example=example)
+            return self.engine.prompt_tokens(self._render(messages, spec.retrieval))
+
+        first, second = tokens("alpha"), tokens("omega")
+        n = 0
+        for a, b in zip(first, second):
+            if a != b:
+                break
+            n += 1
+        return first[:n]
+
     # -- asking ------------------------------------------------------------
 
     def _apply_adapter(self, use_adapter: bool) -> None:
@@ -166,18 +221,23 @@ class ChatSession:
         top_p: float | None = None,
         seed: int | None = None,
         stop: Sequence[str] = (),
+        on_progress: Callable[[Stage], None] | None = None,
     ) -> Answer:
         """Answer ``question``; streams pieces to ``on_token`` and records both messages.
 
         ``history`` gives earlier turns directly (an API client's messages) instead of
         reading them from ``conversation_id``; ``stop`` adds stop strings.
+        ``on_progress`` receives a ``Stage`` as each step begins (loading, searching,
+        reading the prompt, writing), so a slow first token is never a silent wait.
         """
+        progress = ProgressClock(on_progress)
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
         spec = get_mode(mode or self.mode)
         collection = collection or self.collection or self.settings.default_collection
         if not self.engine.loaded:
+            progress(LOADING, "Loading the model…")
             self.load_model()
         self._apply_adapter(spec.adapter)
 
@@ -191,6 +251,7 @@ class ChatSession:
         sources: list[Hit] | None = None
         relevant = False
         if spec.retrieval:
+            progress(SEARCHING, "Searching…")
             hits = self.store.search(question, collection, k=k or self.settings.top_k, mode="hybrid")
             threshold = self.settings.relevance_threshold
             sources = [h for h in hits if h.similarity is None or h.similarity >= threshold]
@@ -214,6 +275,10 @@ class ChatSession:
         )
         given = fitted.sources or []
         prompt = self._render(fitted.messages, spec.retrieval, stop)
+        if on_progress is not None:
+            source_tokens = sum(self.engine.count_tokens(h.text) for h in given)
+            progress(READING, reading_detail(len(given) if sources is not None else None, source_tokens,
+                                             fitted.prompt_tokens))
         pieces: list[str] = []
         sampling = {k: v for k, v in (("top_p", top_p), ("seed", seed)) if v is not None}
         tokens = self.engine.stream(
@@ -224,6 +289,8 @@ class ChatSession:
             **sampling,
         )
         for piece in _drop_leading_fence(tokens) if sources is not None else tokens:
+            if not pieces:
+                progress(WRITING, "Writing…")
             pieces.append(piece)
             if on_token:
                 on_token(piece)

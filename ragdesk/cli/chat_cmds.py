@@ -59,6 +59,8 @@ def print_sources(answer) -> None:
         snippet = " ".join(hit.text.split())
         mark = "*" if n in answer.inferred else ""
         click.echo(click.style(f"  [{n}]{mark} {where}: ", bold=True) + (snippet[:160] + "…" if len(snippet) > 160 else snippet))
+        if hit.copies:
+            click.echo(click.style(f"      ({hit.copies_line()})", dim=True))
 
 
     if answer.inferred:
@@ -88,15 +90,18 @@ def print_stats(answer) -> None:
 @click.option("--temperature", type=float, help="0 for greedy, reproducible answers.")
 @click.option("--conversation", type=int, help="Continue this conversation (id).")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer, its sources and timings as JSON.")
+@click.option("--verbose", "-v", is_flag=True, help="Show each stage (searching, reading sources...) on stderr.")
 @engine_options
-def ask(question, mode, model, lora, collection, k, max_tokens, temperature, conversation, as_json, engine) -> None:
+def ask(question, mode, model, lora, collection, k, max_tokens, temperature, conversation, as_json, verbose,
+        engine) -> None:
     """Ask one QUESTION; the answer streams and cites its sources."""
     session = make_session(model, lora, collection, mode, engine)
     stream = None if as_json else (lambda piece: click.echo(piece, nl=False))
+    stages = (lambda stage: click.echo(click.style(stage.line(), dim=True), err=True)) if verbose else None
     with chat_errors():
         answer = session.ask(
             question, mode=mode, k=k, max_tokens=max_tokens, temperature=temperature,
-            conversation_id=conversation, on_token=stream,
+            conversation_id=conversation, on_token=stream, on_progress=stages,
         )
     if as_json:
         emit_json(answer.to_json())

@@ -182,6 +182,8 @@ def search(query: str, collection: str | None, k: int, mode: str, rerank: bool |
         click.echo(click.style(f"[{n}] {hit.score:.4f}  {where}  ({hit.start}-{hit.end}){ocr}", bold=True))
         text = " ".join(hit.text.split())
         click.echo("    " + (text[:300] + "…" if len(text) > 300 else text))
+        if hit.copies:
+            click.echo("    (" + hit.copies_line() + ")")
 
 
 @cli.command()

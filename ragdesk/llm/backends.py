@@ -53,4 +53,5 @@ def create_engine(settings, choice: EngineChoice | None = None):
         )
     from ragdesk.llm.engine import Engine
 
-    return Engine(n_ctx=settings.n_ctx, n_threads=settings.n_threads, n_gpu_layers=settings.n_gpu_layers)
+    return Engine(n_ctx=settings.n_ctx, n_threads=settings.n_threads, n_gpu_layers=settings.n_gpu_layers,
+                  n_threads_batch=getattr(settings, "n_threads_batch", None))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import math
+import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -86,9 +87,13 @@ class Engine(Generation):
         n_gpu_layers: int = 0,
         seed: int = 0,
         n_batch: int = 512,
+        n_threads_batch: int | None = None,
     ) -> None:
         self._n_ctx_setting = int(n_ctx)
         self.n_threads = n_threads
+        # Prompt evaluation is one big batch: it scales with cores where token-by-token
+        # decoding does not, so by default it takes every core (llama.cpp's own default).
+        self.n_threads_batch = n_threads_batch or max(n_threads or 1, os.cpu_count() or 1)
         self.n_gpu_layers = int(n_gpu_layers)
         self.seed = int(seed)
         self.n_batch = int(n_batch)
@@ -159,7 +164,7 @@ class Engine(Generation):
                 n_ctx=n_ctx,
                 n_batch=min(self.n_batch, n_ctx),
                 n_threads=self.n_threads,
-                n_threads_batch=self.n_threads,
+                n_threads_batch=self.n_threads_batch,
                 n_gpu_layers=self.n_gpu_layers,
                 seed=self.seed,
                 verbose=False,

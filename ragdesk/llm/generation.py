@@ -185,6 +185,41 @@ class Generation:
                 sampled=sampled, stop_reason=reason, cached_prompt_tokens=cached,
             )
 
+    def prime(self, tokens: list[int]) -> int:
+        """Evaluate ``tokens`` into the KV cache now, so a later prompt that starts with them skips them.
+
+        The background preload calls this with the fixed prefix every prompt shares
+        (system prompt, worked example); ``Llama.generate`` then reuses it through its
+        longest-common-prefix match. Tokens already cached are kept; returns how many
+        were evaluated.
+        """
+        self._idle("evaluate a prompt")
+        llm = self._require()
+        tokens = list(tokens)[: llm.n_ctx() - 1]
+        keep = 0
+        for a, b in zip(llm._input_ids.tolist(), tokens):
+            if a != b:
+                break
+            keep += 1
+        if keep == len(tokens):
+            return 0
+        if keep < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
+            self._invalidate_kv()  # this model's cache can't be cut (sliding window): start afresh
+            keep = 0
+        self._busy = True
+        try:
+            llm.n_tokens = keep  # eval() appends the rest after the part kept
+            llm.eval(tokens[keep:])
+            import llama_cpp
+
+            llama_cpp.llama_synchronize(llm.ctx)  # done now, in the preload, not in the first question
+        except Exception:
+            self._invalidate_kv()  # a half-evaluated cache must not be reused
+            raise
+        finally:
+            self._busy = False
+        return len(tokens) - keep
+
     def generate(self, prompt: Prompt | str, **kw: Any) -> tuple[str, GenerationStats]:
         """The whole answer at once, with its statistics (same arguments as ``stream``)."""
         text = "".join(self.stream(prompt, **kw))

@@ -83,6 +83,9 @@ def citation_json(n: int, hit: Hit, *, inferred: bool = False) -> dict:
         "score": hit.score,
         "similarity": hit.similarity,
         "inferred": inferred,
+        # The same text in other files (one hit stands for all of them).
+        "copies": [{"file": c.path, "page": c.page, "chunk_id": c.chunk_id, "document_id": c.document_id}
+                   for c in hit.copies],
     }
 
 

@@ -3,7 +3,7 @@
 from ragdesk.store.collections import Collection, CollectionError, CollectionInfo
 from ragdesk.store.indexer import IndexProgress, IndexReport
 from ragdesk.store.knowledge import KnowledgeStore
-from ragdesk.store.search import SEARCH_MODES
+from ragdesk.store.search import SEARCH_MODES, QueryError
 
 __all__ = [
     "Collection",
@@ -12,5 +12,6 @@ __all__ = [
     "IndexProgress",
     "IndexReport",
     "KnowledgeStore",
+    "QueryError",
     "SEARCH_MODES",
 ]

@@ -114,8 +114,14 @@ def create(
     dimension: int,
     chunk_tokens: int,
     chunk_overlap: int,
+    exist_ok: bool = False,
 ) -> Collection:
-    """Create a collection and its vector and keyword tables in one transaction."""
+    """Create a collection and its vector and keyword tables in one transaction.
+
+    With ``exist_ok`` an existing collection of that name is returned instead
+    of an error: the check and the insert share one IMMEDIATE transaction, so
+    two processes creating the same new collection both get the one row.
+    """
     if not _NAME_RE.match(name):
         raise CollectionError(
             f"invalid collection name {name!r}: use up to 64 letters, digits, spaces or . @ + - _"
@@ -123,7 +129,10 @@ def create(
     if chunk_overlap >= chunk_tokens:
         raise CollectionError("chunk overlap must be smaller than the chunk size")
     with db.transaction(conn):
-        if find(conn, name) is not None:
+        existing = find(conn, name)
+        if existing is not None:
+            if exist_ok:
+                return existing
             raise CollectionError(f"a collection named {name!r} already exists")
         conn.execute(
             "INSERT INTO collections (name, embedding_model, dimension, chunk_tokens, chunk_overlap, created_at)"

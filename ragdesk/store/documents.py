@@ -14,6 +14,8 @@ from typing import Iterable, Sequence
 import apsw
 import numpy as np
 
+from ragdesk.store import identifiers
+from ragdesk.store.copies import content_hash
 from ragdesk.store.collections import Collection
 
 
@@ -74,11 +76,22 @@ def touch_document(conn: apsw.Connection, doc_id: int, size: int, mtime_ns: int)
     conn.execute("UPDATE documents SET size = ?, mtime_ns = ? WHERE id = ?", (size, mtime_ns, doc_id))
 
 
-def move_document(conn: apsw.Connection, doc_id: int, path: str, size: int, mtime_ns: int) -> None:
-    """Give a document a new path (a renamed or moved file); its chunks, vectors and BM25 rows stay."""
+def move_document(conn: apsw.Connection, doc_id: int, path: str, size: int, mtime_ns: int) -> bool:
+    """Give a document a new path (a renamed or moved file); its chunks, vectors and BM25 rows stay.
+
+    False, and nothing changes, when the path already has a document (another
+    process indexed it meanwhile) or the document is gone.
+    """
+    taken = conn.execute(
+        "SELECT 1 FROM documents WHERE path = ? AND collection_id = (SELECT collection_id FROM documents WHERE id = ?)",
+        (path, doc_id),
+    ).fetchone()
+    if taken is not None:
+        return False
     conn.execute(
         "UPDATE documents SET path = ?, size = ?, mtime_ns = ? WHERE id = ?", (path, size, mtime_ns, doc_id)
     )
+    return conn.changes() > 0
 
 
 def write_document(
@@ -87,8 +100,13 @@ def write_document(
     doc: PreparedDocument,
     vectors: np.ndarray,
     replaces: int | None = None,
-) -> int:
-    """Insert a document with its chunks, vectors and BM25 rows; returns its id."""
+) -> int | None:
+    """Insert a document with its chunks, vectors and BM25 rows; returns its id.
+
+    Another process indexing the same file into the collection may have
+    written it since this run looked: the same content is then left as it is
+    (None is returned), other content is replaced, so every file lands once.
+    """
     if len(vectors) != len(doc.chunks):
         raise ValueError("one vector per chunk is required")
     if vectors.size and vectors.shape[1] != collection.dimension:
@@ -96,6 +114,13 @@ def write_document(
             f"vectors have dimension {vectors.shape[1]}, collection {collection.name!r} "
             f"expects {collection.dimension}"
         )
+    current = conn.execute(
+        "SELECT id, sha256 FROM documents WHERE collection_id = ? AND path = ?", (collection.id, doc.path)
+    ).fetchone()
+    if current is not None and current[0] != replaces:
+        if current[1] == doc.sha256:
+            return None
+        replaces = current[0]
     if replaces is not None:
         delete_documents(conn, collection, [replaces])
     conn.execute(
@@ -113,10 +138,10 @@ def write_document(
         blob = vector.tobytes()
         conn.execute(
             "INSERT INTO chunks (document_id, ordinal, start, end, page, heading, n_tokens, text, embedding,"
-            " ocr_confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " ocr_confidence, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 doc_id, ordinal, chunk.start, chunk.end, chunk.page, chunk.heading, chunk.n_tokens, chunk.text,
-                blob, getattr(chunk, "ocr_confidence", None),
+                blob, getattr(chunk, "ocr_confidence", None), content_hash(chunk.text),
             ),
         )
         chunk_id = conn.last_insert_rowid()
@@ -126,6 +151,7 @@ def write_document(
             (chunk_id, blob, blob),
         )
         # The heading is indexed with the text: a query naming a section finds it.
-        fts_text = f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
+        # Identifier forms follow, so codes match whole and by parts (identifiers.py).
+        fts_text = identifiers.with_forms(f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text)
         conn.execute(f"INSERT INTO {collection.fts_table} (rowid, text) VALUES (?, ?)", (chunk_id, fts_text))
     return doc_id

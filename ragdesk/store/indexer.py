@@ -350,7 +350,9 @@ class Indexer:
         if doc is None:
             return False
         with db.transaction(self.conn):
-            documents.move_document(self.conn, doc.id, path, loaded.size, loaded.mtime_ns)
+            moved = documents.move_document(self.conn, doc.id, path, loaded.size, loaded.mtime_ns)
+        if not moved:
+            return False  # another run got there first; index the file normally
         self._moved_ids.add(doc.id)
         report.moved += 1
         report.changes.append(("moved", path, doc.path))
@@ -370,8 +372,13 @@ class Indexer:
         with db.transaction(self.conn):
             for doc, replaces in batch:
                 n = len(doc.chunks)
-                documents.write_document(self.conn, self.collection, doc, vectors[offset : offset + n], replaces)
+                written = documents.write_document(
+                    self.conn, self.collection, doc, vectors[offset : offset + n], replaces
+                )
                 offset += n
+                if written is None:
+                    report.unchanged += 1  # another run indexed the same content meanwhile
+                    continue
                 if replaces is None:
                     report.added += 1
                 else:

@@ -68,17 +68,24 @@ class KnowledgeStore:
         """
         name = name or self.settings.default_collection
         existing = coll.find(self.conn, name)
-        if existing is not None:
-            if embedding_model and embedding_model != existing.embedding_model:
-                raise CollectionError(
-                    f"collection {name!r} uses embedding model {existing.embedding_model!r}; "
-                    f"it cannot mix in vectors from {embedding_model!r} (make a new collection)"
-                )
-            return existing
-        return self.create_collection(name, embedding_model=embedding_model)
+        if existing is None:
+            # Another process may create it between the look and the insert:
+            # creation then returns theirs (one transaction decides).
+            existing = self.create_collection(name, embedding_model=embedding_model, exist_ok=True)
+        if embedding_model and embedding_model != existing.embedding_model:
+            raise CollectionError(
+                f"collection {name!r} uses embedding model {existing.embedding_model!r}; "
+                f"it cannot mix in vectors from {embedding_model!r} (make a new collection)"
+            )
+        return existing
 
-    def create_collection(self, name: str, *, embedding_model: str | None = None) -> Collection:
-        """A new collection bound to an embedding model (the settings' by default)."""
+    def create_collection(
+        self, name: str, *, embedding_model: str | None = None, exist_ok: bool = False
+    ) -> Collection:
+        """A new collection bound to an embedding model (the settings' by default).
+
+        With ``exist_ok`` an existing collection of that name is returned instead.
+        """
         model = embedding_model or self.settings.embedding_model
         return coll.create(
             self.conn,
@@ -87,6 +94,7 @@ class KnowledgeStore:
             dimension=self.embedder(model).dimension,
             chunk_tokens=self.settings.chunk_tokens,
             chunk_overlap=self.settings.chunk_overlap,
+            exist_ok=exist_ok,
         )
 
     def delete_collection(self, name: str) -> None:
@@ -219,8 +227,9 @@ class KnowledgeStore:
         ``rerank`` reorders the best ``settings.rerank_top_n`` candidates with
         the reranker chosen in the settings: True asks for it (an error when
         none is usable), False never, None (default) for hybrid search
-        whenever one is chosen.
+        whenever one is chosen. An empty query raises QueryError (a ValueError).
         """
+        query = search_mod.check_query(query)
         mode = mode or self.settings.search_mode
         k = k or self.settings.top_k
         reranker = self._reranker_for(mode, rerank)

@@ -17,6 +17,7 @@ import apsw
 import numpy as np
 
 from ragdesk.records import Hit
+from ragdesk.store import copies, identifiers
 from ragdesk.store.collections import Collection
 
 if TYPE_CHECKING:
@@ -31,6 +32,9 @@ RRF_K = 60  # the constant of Cormack et al.; robust across collections
 COMMON_TERM_SHARE = 0.05
 COMMON_TERM_MIN_ROWS = 20_000
 MIN_QUERY_TERMS = 3
+# A pasted page as a query: its rarest words are what BM25 ranks by anyway.
+MAX_QUERY_TERMS = 64
+MAX_DISTINCT_WORDS = 2000  # stems looked at before choosing (bounds work on a 100 KB query)
 
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
 # Function words that only add noise to an OR-query (ranking barely changes,
@@ -40,6 +44,18 @@ _STOPWORDS = frozenset(
     "that the their there these they this to was were what when where which who why will "
     "with does do did can could should would you your".split()
 )
+
+
+class QueryError(ValueError):
+    """A query that cannot be searched (an empty one); the message says why."""
+
+
+def check_query(text: str) -> str:
+    """The query without surrounding blanks; QueryError when nothing is left."""
+    text = (text or "").strip()
+    if not text:
+        raise QueryError("the query is empty: type some words to search for")
+    return text
 
 
 @dataclass(frozen=True)
@@ -106,14 +122,21 @@ def rescore(
 
 
 def query_terms(conn: apsw.Connection, text: str) -> list[tuple[str, str]]:
-    """(word, stem) pairs of a query, stop words removed, first occurrence of each stem."""
+    """(word, stem) pairs of a query, stop words removed, first occurrence of each stem.
+
+    Only words survive (FTS5 operators and punctuation are dropped), so any
+    text is a valid query; at most ``MAX_DISTINCT_WORDS`` stems are returned.
+    """
     words = [w for w in _WORD_RE.findall(text)]
     content = [w for w in words if w.lower() not in _STOPWORDS] or words
     stems: dict[str, str] = {}
+    stem = _stemmer(conn)
     for word in content:
-        tokens = _stemmer(conn)(word.encode("utf-8"), apsw.FTS5_TOKENIZE_QUERY, None)
+        tokens = stem(word.encode("utf-8"), apsw.FTS5_TOKENIZE_QUERY, None)
         if tokens:
             stems.setdefault(tokens[0][2], word)
+            if len(stems) >= MAX_DISTINCT_WORDS:
+                break
     return [(word, stem) for stem, word in stems.items()]
 
 
@@ -123,27 +146,41 @@ def _stemmer(conn: apsw.Connection):
 
 
 def fts_query(conn: apsw.Connection, collection: Collection, text: str, total: int) -> str | None:
-    """A safe FTS5 OR-query of the query's informative terms (None if it has none).
+    """A safe FTS5 OR-query of the query's identifiers and informative words (None if it has none).
 
-    Terms found in more than ``COMMON_TERM_SHARE`` of the chunks carry almost
-    no BM25 weight but make FTS5 score a large part of the collection; they
-    are left out once the collection is big, keeping at least the rarest few.
+    Every term is a quoted string, so FTS5 syntax typed by a user (quotes,
+    ``*``, ``NEAR(``, ``AND``, ``-``, ``:``) is searched as words, never parsed.
+    Identifiers add their joined form and their pieces as a phrase (see
+    ``identifiers``). Terms found in more than ``COMMON_TERM_SHARE`` of the
+    chunks carry almost no BM25 weight but make FTS5 score a large part of the
+    collection; they are left out once the collection is big, keeping at least
+    the rarest few. A very long query keeps its ``MAX_QUERY_TERMS`` rarest words.
     """
+    phrases = identifiers.query_phrases(text)
     terms = query_terms(conn, text)
-    if not terms:
-        return None
-    if total >= COMMON_TERM_MIN_ROWS and len(terms) > MIN_QUERY_TERMS:
-        df = {
-            term: doc
-            for term, doc in conn.execute(
-                f"SELECT term, doc FROM {collection.vocab_table} WHERE term IN ({','.join('?' * len(terms))})",
-                [stem for _, stem in terms],
-            )
-        }
-        by_rarity = sorted(terms, key=lambda t: df.get(t[1], 0))
-        kept = [t for t in by_rarity if df.get(t[1], 0) <= COMMON_TERM_SHARE * total]
-        terms = kept if len(kept) >= MIN_QUERY_TERMS else by_rarity[:MIN_QUERY_TERMS]
-    return " OR ".join('"' + word.replace('"', '""') + '"' for word, _ in terms)
+    prune_common = total >= COMMON_TERM_MIN_ROWS and len(terms) > MIN_QUERY_TERMS
+    if prune_common or len(terms) > MAX_QUERY_TERMS:
+        df = _document_counts(conn, collection, [stem for _, stem in terms])
+        if prune_common:
+            by_rarity = sorted(terms, key=lambda t: df.get(t[1], 0))
+            kept = [t for t in by_rarity if df.get(t[1], 0) <= COMMON_TERM_SHARE * total]
+            terms = kept if len(kept) >= MIN_QUERY_TERMS else by_rarity[:MIN_QUERY_TERMS]
+        if len(terms) > MAX_QUERY_TERMS:
+            # Words the collection lacks score nothing: keep the rarest of those it has.
+            terms = sorted(terms, key=lambda t: (df.get(t[1], 0) == 0, df.get(t[1], 0)))[:MAX_QUERY_TERMS]
+    quoted = ['"' + p.replace('"', '""') + '"' for p in phrases]
+    quoted += ['"' + word.replace('"', '""') + '"' for word, _ in terms]
+    return " OR ".join(dict.fromkeys(quoted)) or None
+
+
+def _document_counts(conn: apsw.Connection, collection: Collection, stems: list[str]) -> dict[str, int]:
+    """How many chunks hold each stem (fts5vocab), looked up in batches under SQLite's variable limit."""
+    df: dict[str, int] = {}
+    for i in range(0, len(stems), 500):
+        batch = stems[i : i + 500]
+        sql = f"SELECT term, doc FROM {collection.vocab_table} WHERE term IN ({','.join('?' * len(batch))})"
+        df.update(conn.execute(sql, batch))
+    return df
 
 
 def bm25_ranking(conn: apsw.Connection, collection: Collection, query: str, k: int) -> list[Ranked]:
@@ -218,19 +255,25 @@ def search(
         raise ValueError(f"unknown search mode {mode!r} (choose from {', '.join(SEARCH_MODES)})")
     if k <= 0:
         return []
+    # Ranked deeper than k: copies of one text collapse into one hit (copies.py).
+    depth = hybrid_depth(k)
     if mode == "bm25":
-        return hits_for(conn, bm25_ranking(conn, collection, query, k))
+        return _finish(conn, collection, bm25_ranking(conn, collection, query, depth), k)
     assert query_vector is not None
     if mode == "vector":
-        return hits_for(conn, vector_ranking(conn, collection, query_vector, k, bits=bits))
-    depth = hybrid_depth(k)
+        return _finish(conn, collection, vector_ranking(conn, collection, query_vector, depth, bits=bits), k)
     vector = vector_ranking(conn, collection, query_vector, depth, bits=bits)
     if keyword is None:
         keyword = bm25_ranking(conn, collection, query, depth)
-    fused = fuse([vector, keyword], k)
+    fused = copies.distinct(conn, fuse([vector, keyword], depth), k)
     missing = [r.chunk_id for r in fused if r.similarity is None]
     if missing:
         # Keyword-only hits get their cosine similarity too, for relevance thresholds.
         sims = {r.chunk_id: r.similarity for r in rescore(conn, collection, query_vector, missing)}
         fused = [Ranked(r.chunk_id, r.score, sims.get(r.chunk_id, r.similarity)) for r in fused]
-    return hits_for(conn, fused)
+    return copies.with_copies(conn, collection, hits_for(conn, fused))
+
+
+def _finish(conn: apsw.Connection, collection: Collection, ranked: list[Ranked], k: int) -> list[Hit]:
+    """The best ``k`` distinct texts of a ranking as hits, each listing its copies."""
+    return copies.with_copies(conn, collection, hits_for(conn, copies.distinct(conn, ranked, k)))

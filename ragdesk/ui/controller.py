@@ -19,13 +19,13 @@ from pathlib import Path
 
 from ragdesk.chat import MODES
 from ragdesk.settings import Settings
-from ragdesk.ui.compare_controller import CompareController
+from ragdesk.ui.compare.compare_controller import CompareController
 from ragdesk.ui.errors import describe
 from ragdesk.ui.qt import QObject, QTimer, Signal
-from ragdesk.ui.library_commands import LibraryCommands
-from ragdesk.ui.live_sync import LiveSync
-from ragdesk.ui.model_worker import ModelWorker
-from ragdesk.ui.workers import AskRequest, IndexJob, IndexWorker, SearchWorker, WorkerThread
+from ragdesk.ui.library.library_commands import LibraryCommands
+from ragdesk.ui.library.live_sync import LiveSync
+from ragdesk.ui.chat.engine_worker import ModelWorker
+from ragdesk.ui.workers.threads import AskRequest, IndexJob, IndexWorker, SearchWorker, WorkerThread
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ class AppController(LibraryCommands, QObject):
     answerTokens = Signal(int, str)
     answerFinished = Signal(int, object)  # request id, Answer
     answerFailed = Signal(int, str)  # request id, sentence ("" when dropped before it began)
+    answerStage = Signal(int, object)  # request id, ragdesk.chat.progress.Stage
+    preloadChanged = Signal(str)  # preload_status changed: "Loading model…", "Ready" or ""
     conversationsChanged = Signal()
     collectionsChanged = Signal()  # collection_infos was refreshed
     jobAdded = Signal(object)
@@ -63,6 +65,7 @@ class AppController(LibraryCommands, QObject):
     _collection = Signal(object)
     _refresh = Signal()
     _ask = Signal(object)
+    _warm = Signal()
     _job = Signal(object)
     _search = Signal(object)
     _list_collections = Signal()
@@ -95,6 +98,8 @@ class AppController(LibraryCommands, QObject):
         self.adapter: str | None = None
         self.collection: str = self.settings.default_collection
         self.request: AskRequest | None = None
+        self.warming = False  # the model worker is preloading (search path, prompt prefix)
+        self.warmed: dict | None = None  # what the last preload did (ChatSession.warm_up)
         self.jobs: dict[int, IndexJob] = {}
         self._ids = itertools.count(1)
         self._shut_down = False
@@ -126,6 +131,7 @@ class AppController(LibraryCommands, QObject):
         self._collection.connect(mw.set_collection)
         self._refresh.connect(mw.refresh_availability)
         self._ask.connect(mw.ask)
+        self._warm.connect(mw.warm_up)
         self._job.connect(iw.run_job)
         self._search.connect(sw.search)
         self._list_collections.connect(sw.list_collections)
@@ -144,6 +150,10 @@ class AppController(LibraryCommands, QObject):
         mw.answerTokens.connect(self.answerTokens)
         mw.answerFinished.connect(self._on_answer_finished)
         mw.answerFailed.connect(self._on_answer_failed)
+        mw.answerStage.connect(self.answerStage)
+        mw.warming.connect(self._on_warming)
+        mw.warmed.connect(self._on_warmed)
+        self.modelChanged.connect(self._preload_changed)
         # Bound methods, not lambdas: a lambda connected to a worker's signal
         # runs on the worker's thread, a slot of this object on the GUI thread.
         iw.jobStarted.connect(self._on_job_started)
@@ -176,8 +186,12 @@ class AppController(LibraryCommands, QObject):
         self._collection.emit(self.collection)
         if self.settings.adapter:
             self.set_adapter(self.settings.adapter)
+        # The preload: the model (then the worker warms up what questions need), or,
+        # without one, at least the search path. A question sent meanwhile queues behind it.
         if self.settings.model:
             self.load_model(self.settings.model, remember=False)
+        else:
+            self._warm.emit()
 
     def shutdown(self, timeout_ms: int = 20_000) -> None:
         """Cancel everything, let each worker finish its current call, stop the threads."""
@@ -225,6 +239,24 @@ class AppController(LibraryCommands, QObject):
             self.model_name = self.model_info = None
         self.modelChanged.emit()
         self.errorOccurred.emit("Could not load the model", message)
+
+    @property
+    def preload_status(self) -> str:
+        """The status line's quiet word on the background preload."""
+        if self.model_state == "loading" or self.warming:
+            return "Loading model…"
+        return "Ready" if self.model_state == "ready" else ""
+
+    def _preload_changed(self) -> None:
+        self.preloadChanged.emit(self.preload_status)
+
+    def _on_warming(self) -> None:
+        self.warming = True
+        self._preload_changed()
+
+    def _on_warmed(self, done) -> None:
+        self.warming, self.warmed = False, dict(done)
+        self._preload_changed()
 
     def refresh_models(self) -> None:
         """Ask the model worker to list models and adapters again (after the manager changed them)."""
@@ -293,7 +325,8 @@ class AppController(LibraryCommands, QObject):
         return self.request is not None
 
     def can_ask(self) -> bool:
-        return (self.model_state == "ready" and not self.busy and not self.comparisons.running
+        """Whether a question can be sent now; while a model loads it waits for it on the worker."""
+        return (self.model_state in ("ready", "loading") and not self.busy and not self.comparisons.running
                 and not self.unavailable_reason(self.mode))
 
     def ask(self, question: str, conversation_id: int | None = None) -> AskRequest | None:

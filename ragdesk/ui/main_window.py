@@ -14,18 +14,19 @@ from pathlib import Path
 
 from ragdesk import paths
 from ragdesk.llm.registry import DEFAULT_MODEL
-from ragdesk.ui import style, theme
-from ragdesk.ui.chat_view import ChatView
-from ragdesk.ui.citations import CitationsPanel
-from ragdesk.ui.compare_view import CompareView
+from ragdesk.ui.look import style, theme
+from ragdesk.ui.chat.chat_view import ChatView
+from ragdesk.ui.chat.sources_panel import CitationsPanel
+from ragdesk.ui.compare.compare_view import CompareView
 from ragdesk.ui.controller import MODE_ORDER, AppController
-from ragdesk.ui.conversations import ConversationsPanel
+from ragdesk.ui.chat.conversations import ConversationsPanel
 from ragdesk.ui.errors import sentence, show_error
-from ragdesk.ui.jobs import summary_text
-from ragdesk.ui.library import LibraryPanel, local_paths
+from ragdesk.ui.library.jobs import summary_text
+from ragdesk.ui.library.library_panel import LibraryPanel, local_paths
 from ragdesk.ui.logging_setup import log_file
-from ragdesk.ui.mode_bar import MODE_LABELS, ModeBar
-from ragdesk.ui.models import entry_from_answer, entry_from_message
+from ragdesk.ui.chat.mode_bar import MODE_LABELS, ModeBar
+from ragdesk.ui.item_models import entry_from_answer, entry_from_message
+from ragdesk.ui.chat.preload_status import PreloadStatus
 from ragdesk.ui.qt import (
     QAction,
     QActionGroup,
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
 
         self.model_status = QLabel(self)
         self.model_status.setObjectName("modelStatus")
+        self.statusBar().addPermanentWidget(PreloadStatus(controller, self))
         self.statusBar().addPermanentWidget(self.model_status)
         self._build_actions()
         self._wire()
@@ -190,6 +192,7 @@ class MainWindow(QMainWindow):
         c.busyChanged.connect(chat.set_busy)
         c.answerStarted.connect(self._answer_started)
         c.answerTokens.connect(chat.append_tokens)
+        c.answerStage.connect(chat.show_stage)
         c.answerFinished.connect(self._answer_finished)
         c.answerFailed.connect(chat.fail_answer)
         c.searchDone.connect(self.citations.show_search)
@@ -203,7 +206,9 @@ class MainWindow(QMainWindow):
         if request is None:
             self.statusBar().showMessage("The model can't take a question right now.", 5000)
             return None
-        self.chat.begin_answer(request.id, request.question, request.mode)
+        card = self.chat.begin_answer(request.id, request.question, request.mode)
+        if self.controller.model_state == "loading":  # queued behind the preload: say so, not "Writing…"
+            card.set_stage("Waiting for the model to load…")
         self.chat.clear_input()
         return request
 
@@ -272,7 +277,7 @@ class MainWindow(QMainWindow):
             self.chat.set_input_state(False, "A language model is needed to answer: load one above.")
         elif c.model_state == "loading":
             self.chat.banner.show_loading(c.loading_name)
-            self.chat.set_input_state(False, "Loading the model…")
+            self.chat.set_input_state(c.can_ask(), "Loading the model… Ask already: the answer starts once it is loaded.")
         else:
             self.chat.banner.hide()
             reason = c.unavailable_reason(c.mode)
@@ -294,7 +299,7 @@ class MainWindow(QMainWindow):
             n_ctx = min(c.settings.n_ctx, info.n_ctx_train) if info.n_ctx_train else c.settings.n_ctx
             self.model_status.setText(f"{c.model_name} · {info.architecture} · context {n_ctx:,} tokens")
         else:
-            self.model_status.setText({"loading": "Loading model…"}.get(c.model_state, "No model loaded"))
+            self.model_status.setText("" if c.model_state == "loading" else "No model loaded")  # PreloadStatus says it
 
     # -- models and settings ----------------------------------------------------
 
@@ -312,7 +317,7 @@ class MainWindow(QMainWindow):
 
     def open_model_manager(self):
         try:
-            from ragdesk.ui.model_manager import ModelManagerDialog
+            from ragdesk.ui.models.model_manager import ModelManagerDialog
         except ImportError:
             log.info("model manager not available", exc_info=True)
             self.show_error(
@@ -324,7 +329,7 @@ class MainWindow(QMainWindow):
         dialog = ModelManagerDialog(self, self.registry_factory, settings=self.controller.settings)
         dialog.finished.connect(lambda _result: self._models_changed())
         if dialog.engine_panel is not None:  # answers generated here or on a server: saved, engine switched
-            from ragdesk.ui.engine_panel import apply_choice
+            from ragdesk.ui.settings.engine_panel import apply_choice
 
             dialog.engine_panel.engineChosen.connect(
                 lambda choice: self.controller.apply_settings(apply_choice(self.controller.settings, choice)))
@@ -341,14 +346,14 @@ class MainWindow(QMainWindow):
     def serve_controller(self):
         """The app's "Serve to other programs" server (created on first use)."""
         if self._serve is None:
-            from ragdesk.ui.serve_panel import ServeController
+            from ragdesk.ui.settings.serve_panel import ServeController
 
             self._serve = ServeController.for_app(self.controller, self)
         return self._serve
 
     def open_train_dialog(self):
         """Train a LoRA adapter on a collection (one dialog per window: reopening shows its run)."""
-        from ragdesk.ui.train_dialog import TrainDialog
+        from ragdesk.ui.training.train_dialog import TrainDialog
 
         if self.train_dialog is None:
             self.train_dialog = TrainDialog(self.controller, self)
@@ -360,7 +365,7 @@ class MainWindow(QMainWindow):
 
     def open_settings(self):
         from ragdesk.paths import choose_data_folder
-        from ragdesk.ui.settings_dialog import SettingsDialog
+        from ragdesk.ui.settings.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.controller.settings, self, serve=self.serve_controller(),
                                 rerankers=self.controller.reranker_names)

@@ -1,0 +1,234 @@
+"""Search on real folders: bad queries, identifiers, and copies of one text (issue #11 points 8, 2, 3).
+
+Real SQLite file (apsw + sqlite-vec + FTS5) and the real embedding model.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ragdesk.store import QueryError
+from ragdesk.store.identifiers import identifiers, index_forms, query_phrases
+
+FTS_SYNTAX = [
+    '"', '""', '"unclosed wind', "*", "wind*", "NEAR(", "NEAR(wind turbine, 2)", "-", "-wind", "AND", "OR", "NOT",
+    "wind AND", "OR OR OR", "NOT turbine", ":", "text:wind", "title : wind", "^", "^wind", "(", ")", "(wind",
+    "{}", "{text}: wind", "wind + turbine", "wind; DROP TABLE chunks;--", "'", "\\", "\x00", "é", "🙂",
+]
+
+
+def write(root: Path, docs: dict[str, str]) -> Path:
+    for name, text in docs.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+BASIC = {
+    "alpha.txt": "The Zephyr turbine converts wind into electricity. It was installed in Norway in 2019.",
+    "beta.txt": "Sourdough bread needs a starter made of flour and water. Bake it at 230 degrees.",
+    "gamma.txt": "Photosynthesis turns sunlight, water and carbon dioxide into glucose and oxygen.",
+}
+
+
+@pytest.fixture
+def basic(store, tmp_path):
+    store.index([write(tmp_path / "docs", BASIC)])
+    return store
+
+
+# -- point 8: bad queries ----------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\n\t"])
+def test_an_empty_query_gets_a_clear_message(basic, query):
+    for mode in ("hybrid", "vector", "bm25"):
+        with pytest.raises(QueryError, match="the query is empty"):
+            basic.search(query, mode=mode)
+
+
+def test_fts5_syntax_is_searched_as_words_never_an_sql_error(basic):
+    for query in FTS_SYNTAX:
+        for mode in ("hybrid", "bm25"):
+            hits = basic.search(query, k=3, mode=mode)
+            assert len(hits) <= 3
+            if mode == "hybrid":
+                assert hits, query  # the vector side always has an answer
+            if "wind" in query and mode == "bm25":
+                assert hits and hits[0].path.endswith("alpha.txt"), query
+
+
+def test_a_100_kb_query_is_searched(basic):
+    filler = " ".join(f"word{i} lorem ipsum dolor" for i in range(5_000))
+    query = filler[:50_000] + " zephyr turbine " + filler[50_000:100_000]
+    assert len(query) >= 100_000
+    for mode in ("hybrid", "vector", "bm25"):
+        hits = basic.search(query, k=2, mode=mode)
+        assert len(hits) <= 2
+    # The few words the collection knows are kept among the thousands it does not.
+    assert basic.search(query, k=1, mode="bm25")[0].path.endswith("alpha.txt")
+
+
+def test_the_cli_names_an_empty_query_and_searches_fts_syntax(tmp_path):
+    home = tmp_path / "home"
+    folder = write(tmp_path / "docs", BASIC)
+    run = lambda *a: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "ragdesk", "--home", str(home), *a], capture_output=True, text=True, timeout=300
+    )
+    assert run("index", str(folder)).returncode == 0
+    empty = run("search", "  ")
+    assert empty.returncode == 1 and "the query is empty" in empty.stderr and "Traceback" not in empty.stderr
+    syntax = run("search", 'NEAR("wind* AND -turbine', "--mode", "bm25", "--json")
+    assert syntax.returncode == 0, syntax.stderr
+    assert json.loads(syntax.stdout)[0]["path"].endswith("alpha.txt")
+
+
+# -- point 2: identifiers ----------------------------------------------------
+
+IDENT_DOCS = {
+    "E0382.md": "# E0382\n\nError E0382: borrow of moved value. A value was used after it was moved.",
+    "E0499.md": "# E0499\n\nError E0499: a variable was borrowed as mutable more than once at a time.",
+    "cve.txt": "CVE-2024-3094 is the backdoor found in the xz compression library.",
+    "cve-decoy.txt": "The 2024 report counted 3094 issues across all CVE entries of the year.",
+    "dates.txt": "Timestamps are written in ISO-8601 form, with the zone offset.",
+    "cmake.txt": "cmake_minimum_required(VERSION 3.10) must be the first command of the project.",
+    "cmake-decoy.txt": "The minimum version of cmake required by a project is a matter of taste, people say.",
+    "rust.txt": "std::vec::Vec is a contiguous growable array type with heap-allocated contents.",
+    "rust-decoy.txt": "The std library has a type for every need: vec, deque and list alike.",
+    "python.txt": "os.path.join joins one or more path segments intelligently.",
+    "python-decoy.txt": "Every os has a path separator; join the club of portable code writers.",
+    "java.txt": "Call getUserName to read the account holder; the HashMap keeps them by id.",
+}
+
+
+@pytest.fixture
+def idents(store, tmp_path):
+    store.index([write(tmp_path / "idents", IDENT_DOCS)])
+    return store
+
+
+def top(store, query: str, mode: str = "bm25") -> str:
+    hits = store.search(query, k=3, mode=mode)
+    assert hits, query
+    return Path(hits[0].path).name
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("What does Rust error E0382 mean?", "E0382.md"),
+        ("E0382", "E0382.md"),
+        ("CVE-2024-3094", "cve.txt"),
+        ("ISO-8601", "dates.txt"),
+        ("cmake_minimum_required", "cmake.txt"),
+        ("std::vec::Vec", "rust.txt"),
+        ("os.path.join", "python.txt"),
+        ("getUserName", "java.txt"),
+    ],
+)
+def test_identifiers_match_whole_and_rank_above_prose_using_their_words(idents, query, expected):
+    assert top(idents, query) == expected, query
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("0382", "E0382.md"),  # a code's number alone
+        ("cve-2024-3094 xz", "cve.txt"),  # lower case, with other words
+        ("cve20243094", "cve.txt"),  # typed without separators
+        ("ISO8601", "dates.txt"),  # other separators than the text's
+        ("ISO 8601", "dates.txt"),
+        ("cmake minimum required", "cmake.txt"),
+        ("vec::Vec", "rust.txt"),
+        ("path.join", "python.txt"),
+        ("user name", "java.txt"),  # camelCase by its parts
+        ("hash map", "java.txt"),
+    ],
+)
+def test_identifiers_match_by_their_parts(idents, query, expected):
+    assert top(idents, query) == expected, query
+
+
+def test_identifier_forms_at_index_and_query_time():
+    assert identifiers("Use os.path.join, not E0382 or plain words.") == ["os.path.join", "E0382"]
+    assert identifiers("well 2024-01-05 3.14") == []  # numbers alone are not identifiers
+    assert index_forms("CVE-2024-3094 and camelCase") == "cve20243094 camel case"
+    assert query_phrases("std::vec::Vec") == ["stdvecvec", "std vec vec"]
+
+
+# -- point 3: copies take one slot ---------------------------------------------
+
+PARAGRAPH = "The kettle must be descaled monthly with citric acid to keep the heating plate clean."
+
+
+@pytest.fixture
+def copied(store, tmp_path):
+    docs = {
+        "manual/kettle.md": PARAGRAPH,
+        "print/print.md": "  " + PARAGRAPH.upper().replace(" ", "\n  "),  # same text, other case and spacing
+        "mirror/kettle.md": PARAGRAPH,
+        "other/toaster.md": "The toaster's crumb tray should be emptied weekly; descaling is not needed.",
+        "other/fridge.md": "Defrost the fridge twice a year and clean its seals with warm water.",
+    }
+    store.index([write(tmp_path / "copies", docs)])
+    return store
+
+
+def test_copies_of_one_text_take_one_slot_and_list_the_others(copied):
+    for mode in ("hybrid", "vector", "bm25"):
+        hits = copied.search("descaling the kettle with citric acid", k=3, mode=mode)
+        texts = [" ".join(h.text.casefold().split()) for h in hits]
+        assert len(texts) == len(set(texts)), mode  # k results are k different texts
+        first = hits[0]
+        assert "citric acid" in texts[0]
+        places = {Path(first.path).parent.name, *(Path(c.path).parent.name for c in first.copies)}
+        assert places == {"manual", "print", "mirror"}, mode
+        assert len(first.copies) == 2 and first.copies_line().startswith("also in 2 other files")
+        assert all(not h.copies for h in hits[1:])
+    assert len(copied.search("descaling the kettle with citric acid", k=3, mode="vector")) == 3  # filled deeper
+
+
+def test_copies_in_the_json_of_cli_search(copied, tmp_path, ragdesk_home):
+    proc = subprocess.run(
+        [sys.executable, "-m", "ragdesk", "--home", str(ragdesk_home), "search", "citric acid descaling",
+         "--k", "2", "--json"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    hits = json.loads(proc.stdout)
+    assert len(hits[0]["copies"]) == 2 and {"path", "page", "chunk_id", "document_id"} <= set(hits[0]["copies"][0])
+    assert hits[1]["copies"] == []
+    text = subprocess.run(
+        [sys.executable, "-m", "ragdesk", "--home", str(ragdesk_home), "search", "citric acid descaling", "--k", "1"],
+        capture_output=True, text=True, timeout=300,
+    ).stdout
+    assert "also in 2 other files" in text
+
+
+def test_the_content_hash_is_computed_for_an_existing_database(tmp_path, monkeypatch):
+    import apsw
+
+    from ragdesk import migrations
+    from ragdesk.store.copies import content_hash
+
+    conn = apsw.Connection(str(tmp_path / "old.db"))
+    shipped = list(migrations.MIGRATIONS)
+    before = [name for name, _ in shipped].index("m008_chunk_content_hash")
+    monkeypatch.setattr(migrations, "MIGRATIONS", shipped[:before])  # a database from before copies
+    migrations.apply(conn)
+    conn.execute("INSERT INTO collections (id, name, embedding_model, dimension, chunk_tokens, chunk_overlap, created_at)"
+                 " VALUES (1, 'c', 'm', 3, 200, 40, 0)")
+    conn.execute("INSERT INTO documents VALUES (1, 1, '/a.txt', 'text', 1, 1, 'x', 2, 0)")
+    for text in ("Same  Text", "same text"):
+        conn.execute("INSERT INTO chunks (document_id, ordinal, start, end, n_tokens, text) VALUES (1, 0, 0, 1, 1, ?)",
+                     (text,))
+    monkeypatch.setattr(migrations, "MIGRATIONS", shipped)
+    assert "m008_chunk_content_hash" in migrations.apply(conn)
+    hashes = [h for (h,) in conn.execute("SELECT content_hash FROM chunks")]
+    assert hashes == [content_hash("same text")] * 2
