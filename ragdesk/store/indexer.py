@@ -32,7 +32,7 @@ from ragdesk.store.reader import Prepared, ReadAhead
 
 # Tokens of chunks embedded per encode call and committed per transaction (the
 # embedder splits them into batches of similar length; see ragdesk.embedding.batching).
-COMMIT_TOKENS = 32768
+COMMIT_TOKENS = 16384  # about 80 full chunks: a crash loses at most a few seconds of work
 
 
 @dataclass
