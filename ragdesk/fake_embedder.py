@@ -92,8 +92,8 @@ class HashEmbedder:
         return self._vector(text)
 
 
-def create_embedder(name: str = DEFAULT_MODEL) -> EmbedderProtocol:
+def create_embedder(name: str = DEFAULT_MODEL, *, backend: str = "auto") -> EmbedderProtocol:
     """The embedder for model ``name``: the real one, or this fake under ``RAGDESK_FAKE_EMBEDDER=1``."""
     if os.environ.get(FAKE_ENV) == "1":
         return HashEmbedder(name)
-    return Embedder(name)
+    return Embedder(name, backend=backend)

@@ -63,6 +63,8 @@ class Settings:
 
     # knowledge store
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    # "auto" (an int8 ONNX copy made on first use, PyTorch when that fails), "onnx-int8" or "torch"
+    embedding_backend: str = "auto"
     chunk_tokens: int = 200
     chunk_overlap: int = 40
     max_file_mb: float = 50.0

@@ -127,10 +127,12 @@ def test_a_folder_renamed_while_being_indexed_is_named_and_nothing_is_lost(store
 
     report = store.index([root], progress=progress)
     names = {Path(p).name for p, _ in report.skipped}
-    assert {"n1.txt", "n2.txt", "n3.txt"} <= names
     assert all("disappeared" in reason for _, reason in report.skipped)
     indexed = {Path(r[0]).name for r in store.conn.execute("SELECT path FROM documents")}
     assert {"a.txt", "z.txt"} <= indexed  # the rest is indexed
+    # The reader thread may have read some of sub/ before the rename: those are indexed
+    # under their old path (and follow the folder on the next run); the rest are named.
+    assert {f"n{i}.txt" for i in range(1, 4)} <= names | indexed
     # The next run finds everything under its new name.
     again = store.index([root])
     paths = {r[0] for r in store.conn.execute("SELECT path FROM documents")}

@@ -53,7 +53,7 @@ class KnowledgeStore:
         from ragdesk.fake_embedder import create_embedder
 
         if model not in self._embedders:
-            self._embedders[model] = create_embedder(model)
+            self._embedders[model] = create_embedder(model, backend=self.settings.embedding_backend)
         return self._embedders[model]
 
     def collection(self, name: str | None = None) -> Collection:
