@@ -220,7 +220,7 @@ class Shooter:
             self.dark(False)
 
     def compare(self, window) -> None:
-        from ragdesk.ui.models import ChatEntry, sources_from
+        from ragdesk.ui.item_models import ChatEntry, sources_from
 
         c = window.controller
         first, second, others = self._hits(c)

@@ -223,7 +223,7 @@ def test_cli_pull_by_catalogue_name_uses_the_reranker_kind(hub, ragdesk_home, mo
 
 def test_settings_dialog_offers_installed_rerankers_and_off(qtbot):
     from ragdesk.settings import Settings
-    from ragdesk.ui.settings_dialog import SettingsDialog
+    from ragdesk.ui.settings.settings_dialog import SettingsDialog
 
     none = SettingsDialog(Settings())
     qtbot.addWidget(none)

@@ -133,7 +133,8 @@ def top(store, query: str, mode: str = "bm25") -> str:
     ],
 )
 def test_identifiers_match_whole_and_rank_above_prose_using_their_words(idents, query, expected):
-    assert top(idents, query) == expected, query
+    for mode in ("bm25", "hybrid"):  # hybrid: the tuned fusion keeps BM25's exact match on top
+        assert top(idents, query, mode) == expected, (query, mode)
 
 
 @pytest.mark.parametrize(
@@ -232,3 +233,52 @@ def test_the_content_hash_is_computed_for_an_existing_database(tmp_path, monkeyp
     assert "m008_chunk_content_hash" in migrations.apply(conn)
     hashes = [h for (h,) in conn.execute("SELECT content_hash FROM chunks")]
     assert hashes == [content_hash("same text")] * 2
+
+
+# -- point 5: the fusion -------------------------------------------------------
+
+
+def test_plain_rrf_lets_the_vector_list_outvote_an_exact_code_and_the_tuned_fusion_does_not(idents):
+    from ragdesk.store import search_options
+
+    previous = search_options.use(fusion="rrf")
+    try:
+        plain = top(idents, "CVE-2024-3094", "hybrid")
+    finally:
+        search_options.use(previous)
+    assert plain == "cve-decoy.txt"  # what issue #11 reported: the exact match loses under plain RRF
+    assert top(idents, "CVE-2024-3094", "hybrid") == "cve.txt"
+
+
+def test_the_guard_keeps_a_clear_bm25_winner_first_and_only_then():
+    from ragdesk.store.fusion import FusionRule, fuse
+    from ragdesk.store.search import Ranked
+
+    vector = [Ranked(i, 1.0 - i / 100, 1.0 - i / 100) for i in (1, 2, 3, 4)]
+    clear = [Ranked(9, 12.0), Ranked(1, 4.0), Ranked(2, 3.5)]
+    close = [Ranked(9, 4.2), Ranked(1, 4.0), Ranked(2, 3.5)]
+    rule = FusionRule(guard=1.5)
+    assert fuse(vector, clear, "plain words", 10, rule)[0].chunk_id == 9
+    assert fuse(vector, close, "plain words", 10, rule)[0].chunk_id == 1  # RRF decides
+    assert fuse(vector, clear, "plain words", 10, FusionRule())[0].chunk_id == 1
+    # An identifier in the query weights BM25 up.
+    lean, apart = FusionRule(ident_w_bm25=3.0), [Ranked(9, 4.2), Ranked(5, 4.0), Ranked(6, 3.5)]
+    assert fuse(vector, apart, "what is E0382", 10, lean)[0].chunk_id == 9
+    assert fuse(vector, apart, "what is it", 10, lean)[0].chunk_id == 1
+
+
+def test_the_sources_panel_says_where_else_the_text_is(qtbot, copied):
+    from ragdesk.ui.chat.sources_panel import CitationsPanel
+
+    panel = CitationsPanel(copied.document_text)
+    qtbot.addWidget(panel)
+    try:
+        hit = copied.search("descaling the kettle with citric acid", k=1, mode="bm25")[0]
+        panel.show_search("descaling", [hit])
+        assert "also in 2 other files" in panel.where.text()
+        assert all(c.path in panel.where.toolTip() for c in hit.copies)
+        other = copied.search("defrost the fridge", k=1, mode="bm25")[0]
+        panel.show_search("fridge", [other])
+        assert "also in" not in panel.where.text()
+    finally:
+        panel.shutdown()

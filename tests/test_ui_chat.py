@@ -8,9 +8,10 @@ import threading
 import pytest
 from ui_screenshots import WAIT_MS, make_window, save_screenshot, urls_opened_by_click, wait_job, window_on_sample_docs  # noqa: F401,F811 - make_window is a fixture
 
-from ragdesk.ui.markdown import CITE_SCHEME
+from ragdesk.ui.chat.markdown import CITE_SCHEME
 from ragdesk.ui.qt import QApplication, QColor, QMessageBox, QPalette, Qt, QTextCursor, QUrl
-from ragdesk.ui.model_worker import ModelWorker
+from ragdesk.ui.chat.engine_worker import ModelWorker
+from support.threads import threads_for_tests
 
 DOC = (
     "# Sourdough\n\nA sourdough starter needs flour and water, fed every day.\n\n"
@@ -278,7 +279,7 @@ def test_corrupt_model_file_shows_an_error_and_the_app_keeps_running(chat_window
     box = window.last_error
     assert box.windowTitle() == "Could not load the model"
     assert "x.gguf" in box.text() and box.text().endswith(".") and "Traceback" not in box.text()
-    from ragdesk.ui.logging_setup import log_file
+    from ragdesk.logging_setup import log_file
 
     assert str(log_file()) in box.informativeText()
     save_screenshot(box, "error-corrupt-model")
@@ -291,8 +292,8 @@ def test_corrupt_model_file_shows_an_error_and_the_app_keeps_running(chat_window
 
 def test_streamed_pieces_are_coalesced(qtbot, monkeypatch):
     """The worker sends at most one signal per interval; the view repaints at most once per flush."""
-    from ragdesk.ui import workers
-    from ragdesk.ui.chat_view import ChatView
+    from ragdesk.ui.workers import threads as workers
+    from ragdesk.ui.chat.chat_view import ChatView
 
     clock = [100.0]
     monkeypatch.setattr(workers.time, "monotonic", lambda: clock[0])
@@ -320,7 +321,7 @@ def test_streamed_pieces_are_coalesced(qtbot, monkeypatch):
 @pytest.mark.slow
 def test_real_default_model_answers_from_the_sample_documents(make_window, qtbot):
     """End to end with the built-in SmolLM2 and the bundled sample documents (the app's own demo data)."""
-    window = window_on_sample_docs(make_window, qtbot, max_tokens=64, n_ctx=2048, n_threads=2)
+    window = window_on_sample_docs(make_window, qtbot, max_tokens=64, n_ctx=2048, n_threads=threads_for_tests(2))
     pieces = ask(window, qtbot, "How long do I have to return a product?")
     assert pieces
     card = window.chat.cards[-1]

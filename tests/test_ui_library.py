@@ -9,7 +9,7 @@ import pytest
 from support.documents import BAD_SAMPLE_FILES, build_sample_folder, make_pdf
 from ui_screenshots import WAIT_MS, drop, make_window, save_screenshot, wait_job  # noqa: F401,F811 - make_window is a fixture
 
-from ragdesk.ui.models import KIND_ROLE, PATH_ROLE
+from ragdesk.ui.item_models import KIND_ROLE, PATH_ROLE
 from ragdesk.ui.qt import QMessageBox, Qt
 
 

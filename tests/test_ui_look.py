@@ -11,7 +11,7 @@ import pytest
 from test_ui_chat import ask, pick, register_tiny
 from ui_screenshots import WAIT_MS, make_window  # noqa: F401 - make_window is a fixture
 
-from ragdesk.ui import icons, style
+from ragdesk.ui.look import icons, style
 from ragdesk.ui.qt import QApplication, QColor, QFileDialog, QGuiApplication, QIcon, QLabel, QPalette, QSize, Qt
 
 DARK_DESKTOP = {  # what a desktop's dark scheme hands Qt
@@ -174,7 +174,7 @@ def test_the_empty_state_shows_the_illustration_until_the_first_question(
 
 
 def test_choose_a_model_opens_the_models_dialog(make_window, qtbot):
-    from ragdesk.ui.model_manager import ModelManagerDialog
+    from ragdesk.ui.models.model_manager import ModelManagerDialog
 
     window = make_window()
     qtbot.mouseClick(window.chat.choose_model_button, Qt.MouseButton.LeftButton)
@@ -186,8 +186,8 @@ def test_choose_a_model_opens_the_models_dialog(make_window, qtbot):
 
 
 def test_citation_markers_are_chips_in_the_accent_tint(qtbot):
-    from ragdesk.ui.message_card import MessageCard
-    from ragdesk.ui.models import ChatEntry
+    from ragdesk.ui.chat.message_card import MessageCard
+    from ragdesk.ui.item_models import ChatEntry
 
     style.install()
     card = MessageCard(ChatEntry("assistant", "Sixty days [1], see also [the site](https://example.org).", mode="rag"))

@@ -9,8 +9,8 @@ from ui_screenshots import WAIT_MS, make_window, save_screenshot  # noqa: F401 -
 from ragdesk import paths
 from ragdesk.llm import catalogue, download
 from ragdesk.llm.registry import DEFAULT_MODEL
-from ragdesk.ui.model_manager import BUILTIN_TIP, ModelManagerDialog
-from ragdesk.ui.model_pages import INSTALLED_MARK, STATUS
+from ragdesk.ui.models.model_manager import BUILTIN_TIP, ModelManagerDialog
+from ragdesk.ui.models.model_pages import INSTALLED_MARK, STATUS
 from ragdesk.ui.qt import QDialogButtonBox, QMessageBox
 
 QWEN = catalogue.find("qwen3-0.6b")

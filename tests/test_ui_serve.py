@@ -115,7 +115,7 @@ def test_models_engine_tab_tests_a_server_and_switches_the_chat_engine(make_wind
 
 
 def test_a_server_that_is_down_is_named_by_test_connection(qtbot):
-    from ragdesk.ui.engine_panel import EnginePanel
+    from ragdesk.ui.settings.engine_panel import EnginePanel
 
     panel = EnginePanel(Settings())
     qtbot.addWidget(panel)

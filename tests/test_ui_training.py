@@ -22,9 +22,9 @@ from ui_screenshots import WAIT_MS, make_window, save_screenshot  # noqa: F401 -
 
 from ragdesk import db, paths
 from ragdesk.llm.registry import ModelNotFound, ModelRegistry
-from ragdesk.ui.train_dialog import TrainDialog
-from ragdesk.ui.train_form import TrainForm, name_problem
-from ragdesk.ui.train_worker import TrainWorker
+from ragdesk.ui.training.train_dialog import TrainDialog
+from ragdesk.ui.training.train_form import TrainForm, name_problem
+from ragdesk.ui.training.train_worker import TrainWorker
 
 STEPS = 12
 

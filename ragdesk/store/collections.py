@@ -4,7 +4,8 @@ Each collection owns two virtual tables: ``vec_c<ID>`` (sqlite-vec ``vec0``
 holding each chunk's float vector and its 1-bit quantisation for the fast coarse
 pass) and ``fts_c<ID>`` (contentless FTS5 for BM25). They are per collection
 because a vec0 table fixes its dimension and BM25 statistics should describe
-one collection, not all of them.
+one collection, not all of them. The FTS table's columns are the chunk text,
+its document's title and its heading path.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from dataclasses import dataclass
 import apsw
 
 from ragdesk import db
+from ragdesk.errors import RagdeskError
 
 _NAME_RE = re.compile(r"^[\w][\w .@+-]{0,63}$")
 
 
-class CollectionError(Exception):
+class CollectionError(RagdeskError):
     """A collection that does not exist, or a request that would corrupt one."""
 
 
@@ -114,8 +116,14 @@ def create(
     dimension: int,
     chunk_tokens: int,
     chunk_overlap: int,
+    exist_ok: bool = False,
 ) -> Collection:
-    """Create a collection and its vector and keyword tables in one transaction."""
+    """Create a collection and its vector and keyword tables in one transaction.
+
+    With ``exist_ok`` an existing collection of that name is returned instead
+    of an error: the check and the insert share one IMMEDIATE transaction, so
+    two processes creating the same new collection both get the one row.
+    """
     if not _NAME_RE.match(name):
         raise CollectionError(
             f"invalid collection name {name!r}: use up to 64 letters, digits, spaces or . @ + - _"
@@ -123,7 +131,10 @@ def create(
     if chunk_overlap >= chunk_tokens:
         raise CollectionError("chunk overlap must be smaller than the chunk size")
     with db.transaction(conn):
-        if find(conn, name) is not None:
+        existing = find(conn, name)
+        if existing is not None:
+            if exist_ok:
+                return existing
             raise CollectionError(f"a collection named {name!r} already exists")
         conn.execute(
             "INSERT INTO collections (name, embedding_model, dimension, chunk_tokens, chunk_overlap, created_at)"
@@ -138,9 +149,11 @@ def create(
             f"embedding_bits bit[{dimension}])"
         )
         # Porter stemming: BM25 baselines (BEIR's Anserini) stem English too.
+        # Columns: the chunk's text, its document's title, its heading path
+        # (search.BM25_WEIGHTS weighs them).
         conn.execute(
             f"CREATE VIRTUAL TABLE {collection.fts_table} USING fts5("
-            f"text, content='', contentless_delete=1, "
+            f"text, title, headings, content='', contentless_delete=1, "
             f"tokenize='porter unicode61 remove_diacritics 2')"
         )
         conn.execute(f"CREATE VIRTUAL TABLE {collection.vocab_table} USING fts5vocab({collection.fts_table}, 'row')")

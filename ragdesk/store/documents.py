@@ -14,7 +14,8 @@ from typing import Iterable, Sequence
 import apsw
 import numpy as np
 
-from ragdesk.store import identifiers
+from ragdesk.ingest.context import title_or_name
+from ragdesk.store import identifiers, search_options
 from ragdesk.store.copies import content_hash
 from ragdesk.store.collections import Collection
 
@@ -41,6 +42,7 @@ class PreparedDocument:
     sha256: str
     text: str
     chunks: Sequence  # ragdesk.ingest.Chunk
+    title: str | None = None  # the document's own title (None: the file name stands in)
 
 
 def known_documents(conn: apsw.Connection, collection: Collection) -> dict[str, KnownDocument]:
@@ -76,11 +78,22 @@ def touch_document(conn: apsw.Connection, doc_id: int, size: int, mtime_ns: int)
     conn.execute("UPDATE documents SET size = ?, mtime_ns = ? WHERE id = ?", (size, mtime_ns, doc_id))
 
 
-def move_document(conn: apsw.Connection, doc_id: int, path: str, size: int, mtime_ns: int) -> None:
-    """Give a document a new path (a renamed or moved file); its chunks, vectors and BM25 rows stay."""
+def move_document(conn: apsw.Connection, doc_id: int, path: str, size: int, mtime_ns: int) -> bool:
+    """Give a document a new path (a renamed or moved file); its chunks, vectors and BM25 rows stay.
+
+    False, and nothing changes, when the path already has a document (another
+    process indexed it meanwhile) or the document is gone.
+    """
+    taken = conn.execute(
+        "SELECT 1 FROM documents WHERE path = ? AND collection_id = (SELECT collection_id FROM documents WHERE id = ?)",
+        (path, doc_id),
+    ).fetchone()
+    if taken is not None:
+        return False
     conn.execute(
         "UPDATE documents SET path = ?, size = ?, mtime_ns = ? WHERE id = ?", (path, size, mtime_ns, doc_id)
     )
+    return conn.changes() > 0
 
 
 def write_document(
@@ -89,8 +102,13 @@ def write_document(
     doc: PreparedDocument,
     vectors: np.ndarray,
     replaces: int | None = None,
-) -> int:
-    """Insert a document with its chunks, vectors and BM25 rows; returns its id."""
+) -> int | None:
+    """Insert a document with its chunks, vectors and BM25 rows; returns its id.
+
+    Another process indexing the same file into the collection may have
+    written it since this run looked: the same content is then left as it is
+    (None is returned), other content is replaced, so every file lands once.
+    """
     if len(vectors) != len(doc.chunks):
         raise ValueError("one vector per chunk is required")
     if vectors.size and vectors.shape[1] != collection.dimension:
@@ -98,12 +116,22 @@ def write_document(
             f"vectors have dimension {vectors.shape[1]}, collection {collection.name!r} "
             f"expects {collection.dimension}"
         )
+    current = conn.execute(
+        "SELECT id, sha256 FROM documents WHERE collection_id = ? AND path = ?", (collection.id, doc.path)
+    ).fetchone()
+    if current is not None and current[0] != replaces:
+        if current[1] == doc.sha256:
+            return None
+        replaces = current[0]
     if replaces is not None:
         delete_documents(conn, collection, [replaces])
     conn.execute(
-        "INSERT INTO documents (collection_id, path, kind, size, mtime_ns, sha256, n_chunks, indexed_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (collection.id, doc.path, doc.kind, doc.size, doc.mtime_ns, doc.sha256, len(doc.chunks), time.time()),
+        "INSERT INTO documents (collection_id, path, kind, size, mtime_ns, sha256, n_chunks, indexed_at, title)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            collection.id, doc.path, doc.kind, doc.size, doc.mtime_ns, doc.sha256, len(doc.chunks), time.time(),
+            doc.title,
+        ),
     )
     doc_id = conn.last_insert_rowid()
     conn.execute(
@@ -111,6 +139,8 @@ def write_document(
         (len(doc.chunks), collection.id),
     )
     conn.execute("INSERT INTO document_texts (document_id, text) VALUES (?, ?)", (doc_id, doc.text))
+    forms = identifiers.with_forms if search_options.active().identifiers else str
+    fts_title = forms(title_or_name(doc.title, doc.path))
     for ordinal, (chunk, vector) in enumerate(zip(doc.chunks, vectors)):
         blob = vector.tobytes()
         conn.execute(
@@ -127,8 +157,14 @@ def write_document(
             " VALUES (?, ?, vec_quantize_binary(?))",
             (chunk_id, blob, blob),
         )
-        # The heading is indexed with the text: a query naming a section finds it.
-        # Identifier forms follow, so codes match whole and by parts (identifiers.py).
-        fts_text = identifiers.with_forms(f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text)
-        conn.execute(f"INSERT INTO {collection.fts_table} (rowid, text) VALUES (?, ?)", (chunk_id, fts_text))
+        # Title and heading path are columns of their own: a query naming the page
+        # or the section finds it, with the weight search.BM25_WEIGHTS gives them.
+        # Identifier forms follow each, so codes match whole and by parts (identifiers.py).
+        conn.execute(
+            f"INSERT INTO {collection.fts_table} (rowid, text, title, headings) VALUES (?, ?, ?, ?)",
+            (
+                chunk_id, forms(chunk.text), fts_title,
+                forms(chunk.heading or ""),
+            ),
+        )
     return doc_id

@@ -50,10 +50,10 @@ class KnowledgeStore:
 
     def embedder(self, model: str):
         """The (lazily loaded) embedder for a model name, shared per store."""
-        from ragdesk.embedder import Embedder
+        from ragdesk.fake_embedder import create_embedder
 
         if model not in self._embedders:
-            self._embedders[model] = Embedder(model)
+            self._embedders[model] = create_embedder(model, backend=self.settings.embedding_backend)
         return self._embedders[model]
 
     def collection(self, name: str | None = None) -> Collection:
@@ -68,17 +68,24 @@ class KnowledgeStore:
         """
         name = name or self.settings.default_collection
         existing = coll.find(self.conn, name)
-        if existing is not None:
-            if embedding_model and embedding_model != existing.embedding_model:
-                raise CollectionError(
-                    f"collection {name!r} uses embedding model {existing.embedding_model!r}; "
-                    f"it cannot mix in vectors from {embedding_model!r} (make a new collection)"
-                )
-            return existing
-        return self.create_collection(name, embedding_model=embedding_model)
+        if existing is None:
+            # Another process may create it between the look and the insert:
+            # creation then returns theirs (one transaction decides).
+            existing = self.create_collection(name, embedding_model=embedding_model, exist_ok=True)
+        if embedding_model and embedding_model != existing.embedding_model:
+            raise CollectionError(
+                f"collection {name!r} uses embedding model {existing.embedding_model!r}; "
+                f"it cannot mix in vectors from {embedding_model!r} (make a new collection)"
+            )
+        return existing
 
-    def create_collection(self, name: str, *, embedding_model: str | None = None) -> Collection:
-        """A new collection bound to an embedding model (the settings' by default)."""
+    def create_collection(
+        self, name: str, *, embedding_model: str | None = None, exist_ok: bool = False
+    ) -> Collection:
+        """A new collection bound to an embedding model (the settings' by default).
+
+        With ``exist_ok`` an existing collection of that name is returned instead.
+        """
         model = embedding_model or self.settings.embedding_model
         return coll.create(
             self.conn,
@@ -87,6 +94,7 @@ class KnowledgeStore:
             dimension=self.embedder(model).dimension,
             chunk_tokens=self.settings.chunk_tokens,
             chunk_overlap=self.settings.chunk_overlap,
+            exist_ok=exist_ok,
         )
 
     def delete_collection(self, name: str) -> None:
@@ -311,12 +319,12 @@ class KnowledgeStore:
         """Every chunk of a collection in document order (score 0)."""
         target = self.collection(collection)
         for row in self.conn.execute(
-            "SELECT c.id, c.document_id, d.path, c.page, c.heading, c.start, c.end, c.text, c.ocr_confidence"
-            " FROM chunks c JOIN documents d ON d.id = c.document_id"
+            "SELECT c.id, c.document_id, d.path, c.page, c.heading, c.start, c.end, c.text, c.ocr_confidence,"
+            " d.title FROM chunks c JOIN documents d ON d.id = c.document_id"
             " WHERE d.collection_id = ? ORDER BY d.path, c.ordinal",
             (target.id,),
         ):
-            yield Hit(*row[:8], score=0.0, ocr_confidence=row[8])
+            yield Hit(*row[:8], score=0.0, ocr_confidence=row[8], title=row[9])
 
     def iter_chunk_texts(self, collection: str | None = None) -> Iterator[str]:
         for hit in self.iter_chunks(collection):

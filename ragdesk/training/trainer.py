@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import resource
 import sys
 import time
 import warnings
@@ -384,11 +383,41 @@ def _mean(values: Sequence[float]) -> float:
 
 def peak_memory_mb(device: str = "cpu") -> tuple[float, float | None]:
     """Peak resident memory of this process, and peak GPU memory when on CUDA."""
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    rss_mb = rss / (1 << 20) if sys.platform == "darwin" else rss / 1024
+    rss_mb = _peak_rss_bytes() / (1 << 20)
     gpu = None
     if device == "cuda":
         import torch
 
         gpu = round(torch.cuda.max_memory_allocated() / (1 << 20), 1)
     return round(rss_mb, 1), gpu
+
+
+def _peak_rss_bytes() -> int:
+    """Peak resident set size; 0 where the platform will not say."""
+    try:
+        import resource  # POSIX only: imported here so the module loads on Windows
+    except ImportError:
+        return _windows_peak_working_set()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss if sys.platform == "darwin" else rss * 1024  # macOS reports bytes, Linux KiB
+
+
+def _windows_peak_working_set() -> int:
+    import ctypes
+    from ctypes import wintypes
+
+    class Counters(ctypes.Structure):  # PROCESS_MEMORY_COUNTERS
+        _fields_ = [("cb", wintypes.DWORD), ("PageFaultCount", wintypes.DWORD)] + [
+            (name, ctypes.c_size_t)
+            for name in ("PeakWorkingSetSize", "WorkingSetSize", "QuotaPeakPagedPoolUsage", "QuotaPagedPoolUsage",
+                         "QuotaPeakNonPagedPoolUsage", "QuotaNonPagedPoolUsage", "PagefileUsage", "PeakPagefileUsage")
+        ]
+
+    try:
+        counters = Counters(cb=ctypes.sizeof(Counters))
+        process = ctypes.windll.kernel32.GetCurrentProcess()
+        if ctypes.windll.psapi.GetProcessMemoryInfo(process, ctypes.byref(counters), counters.cb):
+            return int(counters.PeakWorkingSetSize)
+    except (AttributeError, OSError):  # not Windows after all, or psapi missing
+        pass
+    return 0

@@ -1,0 +1,1 @@
+"""The compare room: modes side by side."""

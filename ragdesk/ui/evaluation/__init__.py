@@ -1,0 +1,1 @@
+"""The evaluation room: runs and reports."""

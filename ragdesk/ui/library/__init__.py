@@ -1,0 +1,1 @@
+"""The library room: collections and folders, indexing jobs, live folders."""

@@ -1,0 +1,1 @@
+"""The look: one style sheet module, the icons, the palette helpers."""

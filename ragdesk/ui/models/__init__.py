@@ -1,0 +1,1 @@
+"""The model manager: language models and adapters to download, import and choose."""

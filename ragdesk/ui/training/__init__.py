@@ -1,0 +1,1 @@
+"""The training room: LoRA training dialog, its form and worker."""
