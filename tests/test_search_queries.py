@@ -161,6 +161,10 @@ def test_identifier_forms_at_index_and_query_time():
     assert identifiers("well 2024-01-05 3.14") == []  # numbers alone are not identifiers
     assert index_forms("CVE-2024-3094 and camelCase") == "cve20243094 camel case"
     assert query_phrases("std::vec::Vec") == ["stdvecvec", "std vec vec"]
+    from ragdesk.store.identifiers import names_identifier
+
+    assert all(names_identifier(q) for q in ("error E0382", "os.path.join", "CMAKE_BUILD_TYPE", "ISO-8601", "FindBoost"))
+    assert not any(names_identifier(q) for q in ("built-in types", "e.g. this", "a read-only file", "How is Vec grown?"))
 
 
 # -- point 3: copies take one slot ---------------------------------------------
