@@ -63,6 +63,8 @@ class Settings:
 
     # knowledge store
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    # "auto" (an int8 ONNX copy made on first use, PyTorch when that fails), "onnx-int8" or "torch"
+    embedding_backend: str = "auto"
     chunk_tokens: int = 200
     chunk_overlap: int = 40
     max_file_mb: float = 50.0
@@ -71,6 +73,8 @@ class Settings:
     skip_hidden: bool = True
     respect_ignore_files: bool = True  # .gitignore (every level), .git/info/exclude, .ragdeskignore
     live_sync: bool = True  # the app keeps its collections' folders in sync while it runs
+    chunk_context: bool = True  # embed chunks under their document title and heading path
+    drop_page_chrome: bool = True  # leave web pages' navigation, sidebars and link lists out
     default_collection: str = DEFAULT_COLLECTION
     # retrieval
     top_k: int = 5

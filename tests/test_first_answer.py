@@ -13,6 +13,7 @@ import pytest
 from ragdesk.chat import ChatSession
 from ragdesk.chat.progress import Stage, reading_detail
 from ragdesk.llm.engine import Engine
+from support.threads import threads_for_tests
 
 KETTLE = "The kettle must be descaled every six weeks with citric acid. " * 3
 BREAD = "Sourdough needs a starter of flour and water fed daily, then a long cold proof."
@@ -26,7 +27,7 @@ def session(store, tiny_model, tmp_path):
     (docs / "bread.txt").write_text(BREAD)
     store.index([docs])
     store.settings.relevance_threshold = 0.0  # both documents are sources, whatever the random model
-    engine = Engine(n_ctx=2048, n_threads=1)
+    engine = Engine(n_ctx=2048, n_threads=threads_for_tests(1))
     s = ChatSession(store, engine=engine)
     s.load_model(str(tiny_model.gguf_path))
     yield s
@@ -101,7 +102,7 @@ def test_priming_after_an_adapter_change_evaluates_the_prefix_again(session, tin
 
 
 def test_prompt_evaluation_uses_every_core_by_default(tiny_model):
-    with Engine(n_ctx=256, n_threads=1) as engine:
+    with Engine(n_ctx=256, n_threads=threads_for_tests(1)) as engine:
         engine.load(tiny_model.gguf_path)
         assert engine.n_threads_batch == max(1, os.cpu_count() or 1)
         assert engine.llama.context_params.n_threads_batch == engine.n_threads_batch

@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ragdesk.errors import RagdeskError
 from ragdesk.llm.gguf_info import (
     AdapterError,
     AdapterInfo,
@@ -58,15 +59,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-
-class NotLoadedError(RuntimeError):
+class NotLoadedError(RagdeskError, RuntimeError):
     """The engine was used before a model was loaded."""
 
     def __init__(self) -> None:
         super().__init__("no model is loaded: load a model first")
 
 
-class EngineBusyError(RuntimeError):
+class EngineBusyError(RagdeskError, RuntimeError):
     """A generation is still running (cancel it or let it finish first)."""
 
     def __init__(self, what: str) -> None:

@@ -28,6 +28,10 @@ EXACT_LIMIT = 20_000
 COARSE_FACTOR = 4  # sqlite-vec's bit KNN slows with k: few candidates
 COARSE_MIN = 64
 MIRROR_CANDIDATES = 200  # the in-memory mirror can afford many more
+# bm25() weights of the FTS columns (text, title, headings): a term in the
+# document's title or the chunk's heading path says more about what the chunk
+# is about than one in its body. Weights of (1, 0, 0) rank by the body alone.
+BM25_WEIGHTS = (1.0, 4.0, 2.0)
 RRF_K = 60  # the constant of Cormack et al.; robust across collections
 COMMON_TERM_SHARE = 0.05
 COMMON_TERM_MIN_ROWS = 20_000
@@ -188,11 +192,13 @@ def bm25_ranking(conn: apsw.Connection, collection: Collection, query: str, k: i
     match = fts_query(conn, collection, query, chunk_count(conn, collection))
     if match is None:
         return []
+    weights = ", ".join(repr(float(w)) for w in BM25_WEIGHTS)
     sql = (
-        f"SELECT rowid, bm25({collection.fts_table}) FROM {collection.fts_table}"
-        f" WHERE {collection.fts_table} MATCH ? ORDER BY rank LIMIT ?"
+        f"SELECT rowid, rank FROM {collection.fts_table}"
+        f" WHERE {collection.fts_table} MATCH ? AND rank MATCH ? ORDER BY rank LIMIT ?"
     )
-    return [Ranked(cid, -score) for cid, score in conn.execute(sql, (match, k))]
+    # "rank MATCH" sets this query's ranking function: FTS5 still sorts by it itself.
+    return [Ranked(cid, -score) for cid, score in conn.execute(sql, (match, f"bm25({weights})", k))]
 
 
 def fuse(rankings: list[list[Ranked]], k: int) -> list[Ranked]:
@@ -220,8 +226,8 @@ def hits_for(conn: apsw.Connection, ranked: list[Ranked]) -> list[Hit]:
     details = {
         row[0]: row
         for row in conn.execute(
-            "SELECT c.id, c.document_id, d.path, c.page, c.heading, c.start, c.end, c.text, c.ocr_confidence"
-            f" FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
+            "SELECT c.id, c.document_id, d.path, c.page, c.heading, c.start, c.end, c.text, c.ocr_confidence,"
+            f" d.title FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
             ids,
         )
     }
@@ -229,7 +235,9 @@ def hits_for(conn: apsw.Connection, ranked: list[Ranked]) -> list[Hit]:
     for r in ranked:
         row = details.get(r.chunk_id)
         if row is not None:
-            hits.append(Hit(*row[:8], score=r.score, similarity=r.similarity, ocr_confidence=row[8]))
+            hits.append(
+                Hit(*row[:8], score=r.score, similarity=r.similarity, ocr_confidence=row[8], title=row[9])
+            )
     return hits
 
 

@@ -14,17 +14,18 @@ from pathlib import Path
 
 from ragdesk import paths
 from ragdesk.llm.registry import DEFAULT_MODEL
+from ragdesk.chat.modes import MODE_ORDER, MODES
+from ragdesk.logging_setup import log_file
 from ragdesk.ui.look import style, theme
 from ragdesk.ui.chat.chat_view import ChatView
 from ragdesk.ui.chat.sources_panel import CitationsPanel
 from ragdesk.ui.compare.compare_view import CompareView
-from ragdesk.ui.controller import MODE_ORDER, AppController
+from ragdesk.ui.controller import AppController
 from ragdesk.ui.chat.conversations import ConversationsPanel
 from ragdesk.ui.errors import sentence, show_error
 from ragdesk.ui.library.jobs import summary_text
 from ragdesk.ui.library.library_panel import LibraryPanel, local_paths
-from ragdesk.ui.logging_setup import log_file
-from ragdesk.ui.chat.mode_bar import MODE_LABELS, ModeBar
+from ragdesk.ui.chat.mode_bar import ModeBar
 from ragdesk.ui.item_models import entry_from_answer, entry_from_message
 from ragdesk.ui.chat.preload_status import PreloadStatus
 from ragdesk.ui.qt import (
@@ -145,7 +146,7 @@ class MainWindow(QMainWindow):
         self.mode_actions: dict[str, QAction] = {}
         group = QActionGroup(self)
         for i, mode in enumerate(MODE_ORDER, start=1):
-            action = chat_menu.addAction(MODE_LABELS[mode])
+            action = chat_menu.addAction(MODES[mode].label)
             action.setCheckable(True)
             action.setShortcut(QKeySequence(f"Ctrl+{i}"))
             action.triggered.connect(lambda _checked=False, m=mode: self.mode_bar.choose_mode(m))
@@ -281,7 +282,7 @@ class MainWindow(QMainWindow):
         else:
             self.chat.banner.hide()
             reason = c.unavailable_reason(c.mode)
-            label = MODE_LABELS.get(c.mode, c.mode)
+            label = MODES[c.mode].label if c.mode in MODES else c.mode
             if reason:
                 self.chat.set_input_state(False, f"{label} can't answer now: {sentence(reason)}")
             elif c.comparisons.running:
@@ -451,13 +452,17 @@ class MainWindow(QMainWindow):
         mode = state.value("chat/mode")
         if mode in MODE_ORDER:
             self.controller.preferred_mode = self.controller.mode = mode
+        collection = state.value("chat/collection")
+        if isinstance(collection, str) and collection:
+            self.controller.collection = collection  # the last used; replaced at the first read if it is gone
 
     def save_state(self) -> None:
         state = ui_state()
         state.setValue("window/geometry", self.saveGeometry())
         for key, splitter in self._splitters().items():
             state.setValue(key, splitter.saveState())
-        state.setValue("chat/mode", self.controller.preferred_mode)
+        state.setValue("chat/mode", self.controller.remembered_mode)
+        state.setValue("chat/collection", self.controller.collection)
         state.sync()
 
     def _splitters(self) -> dict[str, QSplitter]:
