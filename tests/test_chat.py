@@ -19,6 +19,7 @@ from ragdesk.chat.modes import MODE_ORDER, MODES, effective_mode, get_mode, unav
 from ragdesk.chat.prompts import SOURCE_CLOSE, build_messages, neutralise
 from ragdesk.llm.engine import Engine
 from ragdesk.records import Hit
+from support.threads import threads_for_tests
 
 
 def hit(n: int, text: str = "", path: str = "/docs/a.txt") -> Hit:
@@ -201,7 +202,6 @@ import sys, time
 from ragdesk.chat import ChatSession
 from ragdesk.llm.engine import Engine
 from ragdesk.store import KnowledgeStore
-from support.threads import threads_for_tests
 store = KnowledgeStore()
 s = ChatSession(store, engine=Engine(n_ctx=512, n_threads=1))
 s.load_model(sys.argv[1])
@@ -283,3 +283,20 @@ def test_interactive_chat_switches_mode_in_place(store, tiny_model, tiny_lora):
     assert [(m.role, m.mode) for m in conv.messages(only.id)] == [
         ("user", "closed"), ("assistant", "closed"), ("user", "lora"), ("assistant", "lora"),
     ]
+
+
+def test_mode_choice_falls_back_and_brings_rag_back_when_documents_arrive():
+    from ragdesk.chat.modes import ModeChoice
+
+    empty = {"rag": "the collection is empty", "lora": "no adapter", "hybrid": "no adapter", "closed": None}
+    choice = ModeChoice("rag")
+    assert choice.effective(empty) == "closed" and choice.remembered == "rag"
+    assert not choice.choose("lora", empty) and choice.preferred == "rag"  # can't run: refused, nothing changes
+    assert not choice.choose("nope", empty)
+    assert choice.choose("closed", empty) and choice.for_lack_of_documents and choice.remembered == "rag"
+    documents = dict(empty, rag=None)
+    choice.reasons_changed(documents)  # documents arrived: RAG again by itself
+    assert choice.preferred == "rag" and choice.effective(documents) == "rag"
+    assert choice.choose("closed", documents) and not choice.for_lack_of_documents  # chosen while RAG could run
+    choice.reasons_changed(documents)
+    assert choice.preferred == "closed" and choice.remembered == "closed"

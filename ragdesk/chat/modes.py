@@ -89,3 +89,39 @@ def effective_mode(preferred: str, reasons: Mapping[str, str | None] | None) -> 
     if not reasons or not reasons.get(preferred):
         return preferred
     return next((m for m in FALLBACK if not reasons.get(m)), preferred)
+
+
+class ModeChoice:
+    """The user's mode choice and the fallback policy, for a front end that shows one mode.
+
+    ``preferred`` is what the user chose; :meth:`effective` is what runs given
+    the reasons each mode can't run. "Model only" chosen while RAG could not run
+    (an empty collection) is remembered as such: RAG comes back by itself when
+    documents arrive, and is the mode to start with next time.
+    """
+
+    def __init__(self, preferred: str = "rag") -> None:
+        self.preferred = preferred
+        self.for_lack_of_documents = False
+
+    def choose(self, mode: str, reasons: Mapping[str, str | None] | None) -> bool:
+        """Prefer ``mode``; False (and no change) if it is unknown or can't run by ``reasons``."""
+        if mode not in MODES or (reasons or {}).get(mode):
+            return False
+        self.for_lack_of_documents = not MODES[mode].retrieval and bool((reasons or {}).get("rag"))
+        self.preferred = mode
+        return True
+
+    def reasons_changed(self, reasons: Mapping[str, str | None]) -> None:
+        """RAG is preferred again once it can run, if it was left only for want of documents."""
+        if self.for_lack_of_documents and not reasons.get("rag"):
+            self.preferred, self.for_lack_of_documents = "rag", False
+
+    def effective(self, reasons: Mapping[str, str | None] | None) -> str:
+        """The mode that runs now (see :func:`effective_mode`)."""
+        return effective_mode(self.preferred, reasons)
+
+    @property
+    def remembered(self) -> str:
+        """The mode to start with next time."""
+        return "rag" if self.for_lack_of_documents else self.preferred

@@ -4,8 +4,8 @@ It owns the worker threads and the state every view reflects (model loading
 or ready, an answer streaming, library jobs). The user's choices (model,
 adapter, collection, mode) belong to the ChatSession on the model worker: the
 controller sends each change there and shows what the session reports back
-(an adapter the session refused is dropped here too), keeping only the mode
-fallback, which is the app's own policy. Widgets call its methods and listen
+(an adapter the session refused is dropped here too). Which mode runs when
+the chosen one can't is decided in the core (``ragdesk.chat.modes.ModeChoice``). Widgets call its methods and listen
 to its signals; they never touch the core or a worker themselves.
 
 The GUI thread keeps its own KnowledgeStore for cheap reads (the collection
@@ -17,10 +17,9 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
-import os
 from pathlib import Path
 
-from ragdesk.chat.modes import MODES, effective_mode
+from ragdesk.chat.modes import ModeChoice
 from ragdesk.settings import Settings
 from ragdesk.ui.compare.compare_controller import CompareController
 from ragdesk.ui.library.db_watch import DatabaseWatch
@@ -28,6 +27,7 @@ from ragdesk.ui.errors import describe
 from ragdesk.ui.qt import QObject, QTimer, Signal
 from ragdesk.ui.library.library_commands import LibraryCommands
 from ragdesk.ui.library.live_sync import LiveSync
+from ragdesk.ui.chat.conversation_commands import ConversationCommands
 from ragdesk.ui.chat.engine_worker import ModelWorker
 from ragdesk.ui.workers.qthreads import WorkerThread
 from ragdesk.ui.workers.threads import AskRequest, IndexJob, IndexWorker, SearchWorker
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 
-class AppController(LibraryCommands, QObject):
+class AppController(LibraryCommands, ConversationCommands, QObject):
     """State and commands of the app, independent of any widget."""
 
     modelChanged = Signal()  # model_state, model_name or model_info changed
@@ -97,8 +97,7 @@ class AppController(LibraryCommands, QObject):
         self.adapter_entries: list = []  # adapters that fit the loaded model
         self.catalog_known = False
         self.reranker_names: list[str] = []  # installed rerankers, for the Settings dialog
-        self.preferred_mode = "rag"
-        self._mode_for_lack_of_documents = False  # "Model only" chosen while RAG could not run
+        self.mode_choice = ModeChoice("rag")  # the user's mode and the fallback policy (core)
         self.mode = "rag"
         self.adapter: str | None = None
         self.collection: str = self.settings.default_collection
@@ -290,36 +289,37 @@ class AppController(LibraryCommands, QObject):
 
     def set_mode(self, mode: str) -> bool:
         """Choose the mode for the next message; False (and no change) if it can't run now."""
-        if mode not in MODES:
+        if not self.mode_choice.choose(mode, self.availability):
             return False
-        if self.unavailable_reason(mode):
-            return False
-        # RAG comes back by itself when documents arrive, unless the user chose against it while it could run.
-        self._mode_for_lack_of_documents = not MODES[mode].retrieval and bool((self.availability or {}).get("rag"))
-        self.preferred_mode = mode
         self._mode.emit(mode)
         self._settle_mode()
         return True
 
     @property
+    def preferred_mode(self) -> str:
+        """The mode the user chose (the effective one, ``mode``, may be a fallback)."""
+        return self.mode_choice.preferred
+
+    @preferred_mode.setter
+    def preferred_mode(self, mode: str) -> None:
+        self.mode_choice.preferred = mode
+
+    @property
     def remembered_mode(self) -> str:
         """The mode to start with next time: RAG when "Model only" was chosen for want of documents."""
-        return "rag" if self._mode_for_lack_of_documents else self.preferred_mode
+        return self.mode_choice.remembered
 
     def unavailable_reason(self, mode: str) -> str | None:
         return None if self.availability is None else self.availability.get(mode)
 
     def _settle_mode(self) -> None:
-        """The effective mode: the preferred one if it can run, else the first that can."""
-        mode = effective_mode(self.preferred_mode, self.availability)
-        if mode != self.mode:
-            self.mode = mode
+        """Show the effective mode the core's policy picks for the current availability."""
+        self.mode = self.mode_choice.effective(self.availability)
         self.modeChanged.emit(self.mode)
 
     def _on_availability(self, reasons: dict) -> None:
         self.availability = dict(reasons)
-        if self._mode_for_lack_of_documents and not reasons.get("rag"):
-            self.preferred_mode, self._mode_for_lack_of_documents = "rag", False
+        self.mode_choice.reasons_changed(self.availability)
         self.availabilityChanged.emit()
         self._settle_mode()
 
@@ -396,54 +396,6 @@ class AppController(LibraryCommands, QObject):
         if message:
             self.errorOccurred.emit("Could not answer", message)
         self.conversationsChanged.emit()
-
-    # -- conversations (cheap writes on the GUI's connection) ---------------
-
-    def list_conversations(self):
-        try:
-            return self.conversations.list()
-        except Exception as exc:  # noqa: BLE001
-            self.errorOccurred.emit("Could not read the conversations", describe(exc))
-            return []
-
-    def conversation_messages(self, conversation_id: int):
-        try:
-            return self.conversations.messages(conversation_id)
-        except Exception as exc:  # noqa: BLE001
-            self.errorOccurred.emit("Could not open the conversation", describe(exc))
-            return []
-
-    def rename_conversation(self, conversation_id: int, title: str) -> bool:
-        return self._conversation_op("Could not rename the conversation", self.conversations.rename, conversation_id, title)
-
-    def delete_conversation(self, conversation_id: int) -> bool:
-        return self._conversation_op("Could not delete the conversation", self.conversations.delete, conversation_id)
-
-    def export_conversation(self, conversation_id: int, path: str | os.PathLike, fmt: str | None = None) -> bool:
-        """Write a conversation to ``path`` as Markdown or JSON (by ``fmt`` or the file's suffix)."""
-        import json
-
-        path = Path(path)
-        fmt = fmt or ("json" if path.suffix.lower() == ".json" else "markdown")
-        try:
-            if fmt == "json":
-                text = json.dumps(self.conversations.export_json(conversation_id), indent=2, ensure_ascii=False)
-            else:
-                text = self.conversations.export_markdown(conversation_id)
-            path.write_text(text, encoding="utf-8")
-        except Exception as exc:  # noqa: BLE001
-            self.errorOccurred.emit("Could not export the conversation", describe(exc))
-            return False
-        return True
-
-    def _conversation_op(self, title: str, fn, *args) -> bool:
-        try:
-            fn(*args)
-        except Exception as exc:  # noqa: BLE001
-            self.errorOccurred.emit(title, describe(exc))
-            return False
-        self.conversationsChanged.emit()
-        return True
 
     # -- settings ----------------------------------------------------------
 
