@@ -212,6 +212,7 @@ s.ask("second question", mode="closed", max_tokens=100000 // 100, conversation_i
 """
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_messages_survive_a_kill(tiny_model, ragdesk_home, tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-c", ASK_SCRIPT, str(tiny_model.gguf_path)],

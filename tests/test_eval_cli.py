@@ -34,6 +34,7 @@ def invoke(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_eval_qa_json_and_report(indexed, tmp_path, tiny_model, tiny_lora):
     qa = write_qa(tmp_path / "qa.jsonl")
     report = tmp_path / "report"

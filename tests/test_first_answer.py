@@ -68,6 +68,7 @@ def test_stages_come_in_order_with_the_real_counts_before_the_first_token(sessio
         assert names == ["searching", "reading", "writing"]
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_closed_mode_reads_the_question_and_a_cold_engine_says_it_is_loading(session, tiny_model):
     session.engine.close()
     stages: list[Stage] = []

@@ -127,6 +127,7 @@ def tiny_engine(tiny_model):
     engine.close()
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_tiny_model_writes_junk_that_the_filter_rejects(tiny_engine):
     calls: list[tuple[int, int, int]] = []
     result = generate_qa_detailed(tiny_engine, chunks_of(FACTS[:5]), 3, progress=lambda *a: calls.append(a))

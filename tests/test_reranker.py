@@ -63,6 +63,7 @@ def test_inspect_folder_accepts_a_cross_encoder_and_refuses_the_rest(tiny_rerank
     assert [clamp_top_n(n) for n in (5, 30, 99)] == [20, 30, 50]
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_the_reranker_orders_candidates_by_its_own_scores(indexed, tiny_reranker):
     from sentence_transformers import CrossEncoder
 

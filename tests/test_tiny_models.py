@@ -68,6 +68,7 @@ def test_llama_cpp_tokenizes_like_hf(tiny, llm):
     assert llm.token_eos() == hf_tok.convert_tokens_to_ids("<|im_end|>")
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_hf_and_gguf_agree(tiny, llm):
     tokens = llm.tokenize(PROMPT.encode(), add_bos=False)
     hf_tokens, hf_logits = hf_greedy(tiny.hf_dir, tokens, 12)

@@ -192,6 +192,7 @@ def write_qa(path: Path, rows=QA) -> Path:
     return path
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_evaluation_runs_with_progress_and_shows_the_report(window, qtbot, tmp_path, ragdesk_home):
     view, c = window.compare, window.controller
     panel = view.eval_panel
@@ -259,6 +260,7 @@ def test_real_default_model_compares_on_the_sample_documents(make_window, qtbot)
     save_screenshot(window, "compare")
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_cancel_an_evaluation_and_a_bad_qa_file(window, qtbot, tmp_path, monkeypatch):
     view, c = window.compare, window.controller
     panel = view.eval_panel
