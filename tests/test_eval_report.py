@@ -62,6 +62,7 @@ def test_report_is_self_contained_and_complete(tmp_path):
     assert "&lt;help&gt;" in html and "<help>" not in html  # user text is escaped
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_report_without_labels_or_retrieval(tmp_path):
     items = [QAItem("What is two plus two?", answer="four")]
     records = {"closed": [AnswerRecord(0, "closed", "Four.", latency_ms=12.5, completion_tokens=2, tokens_per_s=9.0)]}

@@ -46,6 +46,7 @@ def _prompt(llm):
     return llm.tokenize(b"The capital of France is", add_bos=False)
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 @pytest.mark.parametrize("scale", [1.0, 0.5])
 def test_merged_model_equals_base_plus_adapter(tiny, adapter, tmp_path, scale):
     merged = merge_lora(tiny.gguf_path, adapter, tmp_path / "merged.gguf", scale=scale)
@@ -79,6 +80,7 @@ def test_untouched_tensors_and_metadata_are_copied(tiny, tmp_path):
             assert bytes(new[name].data) == bytes(old[name].data)
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_merge_into_quantized_base_keeps_other_tensors_quantized(tiny, adapter, tmp_path):
     q8 = merge_lora(tiny.gguf_path, adapter, tmp_path / "q8.gguf", scale=0.0, quant="Q8_0")
     merged = merge_lora(q8, adapter, tmp_path / "m.gguf")
@@ -149,6 +151,7 @@ def test_cli_merge(tiny, adapter, tmp_path):
     assert "Error: Unknown quantization type" in bad.output and "Traceback" not in bad.output
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_gemma3_merge_and_tied_embedding_refusal(tmp_path):
     from support.tiny_gemma import build_tiny_gemma3
 

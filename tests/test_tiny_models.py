@@ -109,6 +109,7 @@ def test_adapter_for_other_shape_is_refused(llm, tmp_path):
     assert load_llama_adapter(llm, wide_adapter) is None
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_gemma3_twin_agrees_and_refuses_llama_adapters(tmp_path, llm):
     from support.tiny_gemma import build_tiny_gemma3
 

@@ -63,6 +63,7 @@ def test_hf_configs_map_to_llama_cpp_architectures(config, expected):
     assert architectures.gguf_name_of_hf(config) == expected
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 @pytest.mark.parametrize("arch", ARCHS)
 def test_twin_gguf_computes_what_its_hf_model_computes(arch, tmp_path):
     """The twins are right (names, Q/K order, norms, fused tensors, metadata), so the tests below mean something."""
@@ -77,6 +78,7 @@ def test_twin_gguf_computes_what_its_hf_model_computes(arch, tmp_path):
     assert np.abs(cpp - hf).max() < 0.05 and np.abs(hf).max() > 2
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 @pytest.mark.parametrize("arch", [a for a in ARCHS if TRAINABLE[a].from_gguf])
 def test_transformers_rebuilds_the_twin_from_its_gguf(arch, tmp_path):
     """Where training may start from the GGUF itself, the model transformers rebuilds is the one llama.cpp runs."""
