@@ -13,15 +13,37 @@ import json
 import threading
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from ragdesk.errors import RagdeskError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
 
 
-class EmbeddingModelError(Exception):
+class EmbeddingModelError(RagdeskError):
     """The embedding model could not be found or loaded."""
+
+
+@runtime_checkable
+class EmbedderProtocol(Protocol):
+    """What the store needs of an embedder: vectors, their size, and the tokenizer chunks are cut with."""
+
+    name: str
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def tokenizer(self): ...
+
+    def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray: ...
+
+    def encode_query(self, text: str) -> np.ndarray: ...
 
 
 def resolve_model_path(name: str) -> str:
@@ -100,9 +122,18 @@ class Embedder:
     _lock = threading.Lock()
     _cache: dict[str, object] = {}
 
-    def __init__(self, name: str = DEFAULT_MODEL, *, device: str | None = None) -> None:
+    def __init__(self, name: str = DEFAULT_MODEL, *, device: str | None = None, backend: str = "auto") -> None:
         self.name = name
         self.device = device
+        # "auto" | "onnx-int8" | "torch" (Settings.embedding_backend); decided in ragdesk.embedding.backend
+        self.backend = backend if device in (None, "cpu") else "torch"
+
+    @property
+    def engine(self):
+        """The chosen engine (``ragdesk.embedding.backend.Choice``): int8 ONNX, or PyTorch with a reason."""
+        from ragdesk.embedding.backend import choose
+
+        return choose(self.name, _local_dir(self.name), self.backend, self.max_tokens if _local_dir(self.name) else 0)
 
     @property
     def model(self):
@@ -141,6 +172,9 @@ class Embedder:
         """Embed passages; returns an (n, dimension) float32 array."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        encoder = self.engine.encoder
+        if encoder is not None:
+            return encoder.encode(texts)
         vectors = self.model.encode(
             texts,
             batch_size=batch_size,
@@ -157,6 +191,9 @@ class Embedder:
         so it runs on one core and leaves the other to the keyword search
         that hybrid retrieval runs at the same time.
         """
+        encoder = self.engine.encoder
+        if encoder is not None:
+            return encoder.encode([text])[0]
         import torch
 
         self.model  # load first, with every thread

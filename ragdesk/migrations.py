@@ -13,6 +13,8 @@ from typing import Callable
 
 import apsw
 
+from ragdesk.errors import RagdeskError
+
 Migration = Callable[[apsw.Connection], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
 
@@ -235,7 +237,7 @@ def m007_titles_and_heading_columns(conn: apsw.Connection) -> None:
         conn.execute(f"CREATE VIRTUAL TABLE fts_c{cid}_vocab USING fts5vocab(fts_c{cid}, 'row')")
 
 
-class SchemaTooNew(Exception):
+class SchemaTooNew(RagdeskError):
     """The database was written by a newer ragdesk."""
 
 

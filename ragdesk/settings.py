@@ -63,6 +63,8 @@ class Settings:
 
     # knowledge store
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    # "auto" (an int8 ONNX copy made on first use, PyTorch when that fails), "onnx-int8" or "torch"
+    embedding_backend: str = "auto"
     chunk_tokens: int = 200
     chunk_overlap: int = 40
     max_file_mb: float = 50.0
@@ -84,7 +86,7 @@ class Settings:
     model: str | None = None
     adapter: str | None = None
     n_threads: int = field(default_factory=_default_threads)
-    n_threads_batch: int | None = None  # threads evaluating a prompt; None: every core (see Engine)
+    n_threads_batch: int | None = None  # threads evaluating a prompt; None: n_threads (see Engine)
     n_ctx: int = 4096
     n_gpu_layers: int = 0
     max_tokens: int = 512

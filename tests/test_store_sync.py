@@ -68,7 +68,10 @@ def test_a_copy_is_indexed_as_a_new_file_and_the_original_kept(store, tmp_path):
     shutil.copy(root / "alpha.txt", root / "alpha-copy.txt")
     report = store.index([root])
     assert (report.added, report.moved) == (1, 0)
-    assert {Path(h.path).name for h in store.search("Zephyr", k=5, mode="bm25")} == {"alpha.txt", "alpha-copy.txt"}
+    hits = store.search("Zephyr", k=5, mode="bm25")
+    # the same text in two files takes one slot that names the other file
+    assert len(hits) == 1
+    assert {Path(hits[0].path).name, *(Path(c.path).name for c in hits[0].copies)} == {"alpha.txt", "alpha-copy.txt"}
 
 
 def test_deleted_files_and_folders_are_forgotten_in_every_table(store, tmp_path):
@@ -124,10 +127,12 @@ def test_a_folder_renamed_while_being_indexed_is_named_and_nothing_is_lost(store
 
     report = store.index([root], progress=progress)
     names = {Path(p).name for p, _ in report.skipped}
-    assert {"n1.txt", "n2.txt", "n3.txt"} <= names
     assert all("disappeared" in reason for _, reason in report.skipped)
     indexed = {Path(r[0]).name for r in store.conn.execute("SELECT path FROM documents")}
     assert {"a.txt", "z.txt"} <= indexed  # the rest is indexed
+    # The reader thread may have read some of sub/ before the rename: those are indexed
+    # under their old path (and follow the folder on the next run); the rest are named.
+    assert {f"n{i}.txt" for i in range(1, 4)} <= names | indexed
     # The next run finds everything under its new name.
     again = store.index([root])
     paths = {r[0] for r in store.conn.execute("SELECT path FROM documents")}

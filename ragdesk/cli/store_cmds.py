@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import click
 
+from ragdesk.cli.errors import user_errors
 from ragdesk.cli.root import cli, emit_json, fail
 
 
@@ -16,21 +16,6 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GB"
-
-
-@contextlib.contextmanager
-def user_errors():
-    """Turn the core's expected failures into one-line messages and exit code 1."""
-    from ragdesk.db import DatabaseError
-    from ragdesk.embedder import EmbeddingModelError
-    from ragdesk.migrations import SchemaTooNew
-    from ragdesk.reranker import RerankerError
-    from ragdesk.store import CollectionError
-
-    try:
-        yield
-    except (CollectionError, DatabaseError, EmbeddingModelError, RerankerError, SchemaTooNew, ValueError) as exc:
-        fail(str(exc))
 
 
 def open_store():

@@ -14,12 +14,13 @@ from pathlib import PurePath
 from typing import Any, Iterable, Sequence
 
 from ragdesk.chat.prompts import Turn
+from ragdesk.errors import RagdeskError
 from ragdesk.records import Hit
 
 FINISH_REASONS = {"stop": "stop", "length": "length", "cancelled": "stop"}
 
 
-class MessagesError(ValueError):
+class MessagesError(RagdeskError, ValueError):
     """Chat messages ragdesk cannot answer (no question last, content of an unknown kind)."""
 
 

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 import apsw
 
 from ragdesk import db
+from ragdesk.errors import RagdeskError
 
 _NAME_RE = re.compile(r"^[\w][\w .@+-]{0,63}$")
 
 
-class CollectionError(Exception):
+class CollectionError(RagdeskError):
     """A collection that does not exist, or a request that would corrupt one."""
 
 

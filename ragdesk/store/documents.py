@@ -15,7 +15,7 @@ import apsw
 import numpy as np
 
 from ragdesk.ingest.context import title_or_name
-from ragdesk.store import identifiers
+from ragdesk.store import identifiers, search_options
 from ragdesk.store.copies import content_hash
 from ragdesk.store.collections import Collection
 
@@ -139,7 +139,8 @@ def write_document(
         (len(doc.chunks), collection.id),
     )
     conn.execute("INSERT INTO document_texts (document_id, text) VALUES (?, ?)", (doc_id, doc.text))
-    fts_title = identifiers.with_forms(title_or_name(doc.title, doc.path))
+    forms = identifiers.with_forms if search_options.active().identifiers else str
+    fts_title = forms(title_or_name(doc.title, doc.path))
     for ordinal, (chunk, vector) in enumerate(zip(doc.chunks, vectors)):
         blob = vector.tobytes()
         conn.execute(
@@ -162,8 +163,8 @@ def write_document(
         conn.execute(
             f"INSERT INTO {collection.fts_table} (rowid, text, title, headings) VALUES (?, ?, ?, ?)",
             (
-                chunk_id, identifiers.with_forms(chunk.text), fts_title,
-                identifiers.with_forms(chunk.heading or ""),
+                chunk_id, forms(chunk.text), fts_title,
+                forms(chunk.heading or ""),
             ),
         )
     return doc_id

@@ -12,6 +12,7 @@ and the next run picks up exactly what is missing.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -28,8 +29,11 @@ from ragdesk.ingest.reading import Reading
 from ragdesk.store import documents
 from ragdesk.store.collections import Collection
 from ragdesk.store.documents import PreparedDocument
+from ragdesk.store.reader import Prepared, ReadAhead
 
-BATCH_CHUNKS = 256  # chunks embedded per encode call and committed per transaction
+# Tokens of chunks embedded per encode call and committed per transaction (the
+# embedder splits them into batches of similar length; see ragdesk.embedding.batching).
+COMMIT_TOKENS = 16384  # about 80 full chunks: a crash loses at most a few seconds of work
 
 
 @dataclass
@@ -140,6 +144,8 @@ class Indexer:
         self._chunker = None
         self._known: dict[str, documents.KnownDocument] = {}
         self._by_hash: dict[str, list[documents.KnownDocument]] | None = None  # built at the first new file
+        self._hash_lock = threading.Lock()
+        self._emit_lock = threading.Lock()  # the reader thread reports OCR pages too
         self._moved_ids: set[int] = set()
         self._state = IndexProgress("scanning")
         self._started = time.monotonic()
@@ -157,10 +163,11 @@ class Indexer:
         return self._chunker
 
     def _emit(self, **changes) -> None:
-        for key, value in changes.items():
-            setattr(self._state, key, value)
-        self._state.elapsed_s = time.monotonic() - self._started
-        self.progress(self._state)
+        with self._emit_lock:
+            for key, value in changes.items():
+                setattr(self._state, key, value)
+            self._state.elapsed_s = time.monotonic() - self._started
+            self.progress(self._state)
 
     def run(
         self, roots: Iterable[Path], *, within: Path | None = None, missing_ok: bool | None = None
@@ -228,93 +235,134 @@ class Indexer:
 
     def _index_files(self, todo: list[FileEntry], known, report: IndexReport) -> None:
         batch: list[tuple[PreparedDocument, int | None]] = []
-        batch_chunks = 0
-        for entry in todo:
-            if self.cancel():
-                report.cancelled = True
-                break
-            path = str(entry.path)
-            self._emit(current=path, detail="")
-            old = known.get(path)
-            if old is not None and old.id in self._moved_ids:
-                old = None  # its document moved to another path earlier in this run
-            try:
-                loaded = load(entry, self.rules)
-            except SkipFile as exc:
-                report.skipped.append((path, str(exc)))
-                self._advance(entry)
-                continue
-            if old is None and self._move_here(path, loaded, report):
-                self._advance(entry)
-                continue
-            if old is not None and old.sha256 == loaded.sha256:
-                with db.transaction(self.conn):
-                    documents.touch_document(self.conn, old.id, loaded.size, loaded.mtime_ns)
-                report.touched += 1
-                self._advance(entry)
-                continue
-            try:
-                extracted = extract(loaded, self._reading, drop_chrome=self.rules.drop_chrome)
-                chunks = self.chunker.chunk(extracted)
-            except Cancelled:
-                report.cancelled = True
-                break
-            except SkipFile as exc:
-                report.skipped.append((path, str(exc)))
-                if old is not None:
+        batch_tokens = 0
+        with ReadAhead(todo, self._prepare) as files:
+            for item in files:
+                if self.cancel():
+                    report.cancelled = True
+                    break
+                if item.failure is not None:
+                    raise item.failure
+                if item.cancelled:  # cancelled while the reader had it in hand
+                    report.cancelled = True
+                    break
+                entry = item.entry
+                path = str(entry.path)
+                self._emit(current=path, detail="")
+                old = known.get(path)
+                if old is not None and old.id in self._moved_ids:
+                    old = None  # its document moved to another path earlier in this run
+                if item.load_error is not None:
+                    report.skipped.append((path, item.load_error))
+                    self._advance(entry)
+                    continue
+                loaded = item.loaded
+                if old is None and self._move_here(path, loaded, report):
+                    self._advance(entry)
+                    continue
+                if old is not None and old.sha256 == loaded.sha256:
                     with db.transaction(self.conn):
-                        report.removed += documents.delete_documents(self.conn, self.collection, [old.id])
-                self._advance(entry)
-                continue
-            if not chunks:
-                report.skipped.append((path, "no text to index"))
-                self._advance(entry)
-                continue
-            report.warnings += [(path, note) for note in extracted.notes]
-            if extracted.dropped:
-                report.dropped.append((path, dict(extracted.dropped)))
-            doc = PreparedDocument(
-                path=path,
-                kind=extracted.kind,
-                size=loaded.size,
-                mtime_ns=loaded.mtime_ns,
-                sha256=loaded.sha256,
-                text=extracted.text,
-                chunks=chunks,
-                title=extracted.title,
-            )
-            batch.append((doc, old.id if old is not None else None))
-            batch_chunks += len(chunks)
-            if batch_chunks >= BATCH_CHUNKS:
-                self._flush(batch, report)
-                batch, batch_chunks = [], 0
-            self._advance(entry, count_file=False)
+                        documents.touch_document(self.conn, old.id, loaded.size, loaded.mtime_ns)
+                    report.touched += 1
+                    self._advance(entry)
+                    continue
+                if item.needs_extract:  # the reader expected a move or a touch that did not happen
+                    self._extract(item)
+                if item.cancelled:
+                    report.cancelled = True
+                    break
+                if item.extract_error is not None:
+                    report.skipped.append((path, item.extract_error))
+                    if old is not None:
+                        with db.transaction(self.conn):
+                            report.removed += documents.delete_documents(self.conn, self.collection, [old.id])
+                    self._advance(entry)
+                    continue
+                chunks, extracted = item.chunks, item.extracted
+                if not chunks:
+                    report.skipped.append((path, "no text to index"))
+                    self._advance(entry)
+                    continue
+                report.warnings += [(path, note) for note in extracted.notes]
+                if extracted.dropped:
+                    report.dropped.append((path, dict(extracted.dropped)))
+                doc = PreparedDocument(
+                    path=path,
+                    kind=extracted.kind,
+                    size=loaded.size,
+                    mtime_ns=loaded.mtime_ns,
+                    sha256=loaded.sha256,
+                    text=extracted.text,
+                    chunks=chunks,
+                    title=extracted.title,
+                )
+                batch.append((doc, old.id if old is not None else None))
+                batch_tokens += sum(c.n_tokens for c in chunks)
+                if batch_tokens >= COMMIT_TOKENS:
+                    self._flush(batch, report)
+                    batch, batch_tokens = [], 0
+                self._advance(entry, count_file=False)
         if batch:
             self._flush(batch, report)
+
+    def _prepare(self, entry: FileEntry) -> Prepared:
+        """Reader thread: load, then extract and chunk unless the file is likely a touch or a move."""
+        item = Prepared(entry)
+        if self.cancel():
+            item.cancelled = True
+            return item
+        try:
+            item.loaded = load(entry, self.rules)
+        except SkipFile as exc:
+            item.load_error = str(exc)
+            return item
+        old = self._known.get(str(entry.path))
+        if old is not None and old.sha256 == item.loaded.sha256:
+            return item  # unchanged content: only its mtime will be updated
+        if old is None and self._move_source(item.loaded.sha256) is not None:
+            return item  # probably a rename: the stored chunks follow it
+        self._extract(item)
+        return item
+
+    def _extract(self, item: Prepared) -> None:
+        try:
+            item.extracted = extract(item.loaded, self._reading, drop_chrome=self.rules.drop_chrome)
+            item.chunks = self.chunker.chunk(item.extracted)
+        except Cancelled:
+            item.cancelled = True
+        except SkipFile as exc:
+            item.extract_error = str(exc)
 
     @property
     def _reading(self) -> Reading:
         """Progress inside one file (OCR pages) goes out as ``detail``; cancelling stops between pages."""
         return Reading(progress=lambda detail: self._emit(detail=detail), cancel=self.cancel)
 
+    def _move_source(self, sha256: str):
+        """A stored document with this content whose file is gone (so this is a move), or None."""
+        with self._hash_lock:
+            if self._by_hash is None:
+                self._by_hash = defaultdict(list)
+                for doc in self._known.values():
+                    self._by_hash[doc.sha256].append(doc)
+        for doc in self._by_hash.get(sha256, ()):
+            if doc.id not in self._moved_ids and not os.path.lexists(doc.path):
+                return doc  # not a copy: the original is gone
+        return None
+
     def _move_here(self, path: str, loaded, report: IndexReport) -> bool:
         """Give ``path`` the document of a vanished file with the same content; False if there is none."""
-        if self._by_hash is None:
-            self._by_hash = defaultdict(list)
-            for doc in self._known.values():
-                self._by_hash[doc.sha256].append(doc)
-        for doc in self._by_hash.get(loaded.sha256, ()):
-            if doc.id in self._moved_ids or os.path.lexists(doc.path):
-                continue  # a copy, not a move: the original is still there
-            with db.transaction(self.conn):
-                moved = documents.move_document(self.conn, doc.id, path, loaded.size, loaded.mtime_ns)
-            if not moved:
-                return False  # another run got there first; index the file normally
-            self._moved_ids.add(doc.id)
-            report.moved += 1
-            report.changes.append(("moved", path, doc.path))
-            return True
-        return False
+        doc = self._move_source(loaded.sha256)
+        if doc is None:
+            return False
+        with db.transaction(self.conn):
+            moved = documents.move_document(self.conn, doc.id, path, loaded.size, loaded.mtime_ns)
+        if not moved:
+            return False  # another run got there first; index the file normally
+        self._moved_ids.add(doc.id)
+        report.moved += 1
+        report.changes.append(("moved", path, doc.path))
+        return True
 
     def _advance(self, entry: FileEntry, *, count_file: bool = True) -> None:
         self._state.bytes_done += entry.size

@@ -50,10 +50,10 @@ class KnowledgeStore:
 
     def embedder(self, model: str):
         """The (lazily loaded) embedder for a model name, shared per store."""
-        from ragdesk.embedder import Embedder
+        from ragdesk.fake_embedder import create_embedder
 
         if model not in self._embedders:
-            self._embedders[model] = Embedder(model)
+            self._embedders[model] = create_embedder(model, backend=self.settings.embedding_backend)
         return self._embedders[model]
 
     def collection(self, name: str | None = None) -> Collection:

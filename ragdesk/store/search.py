@@ -17,7 +17,7 @@ import apsw
 import numpy as np
 
 from ragdesk.records import Hit
-from ragdesk.store import copies, identifiers
+from ragdesk.store import copies, fusion, identifiers, search_options
 from ragdesk.store.collections import Collection
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ def fts_query(conn: apsw.Connection, collection: Collection, text: str, total: i
     collection; they are left out once the collection is big, keeping at least
     the rarest few. A very long query keeps its ``MAX_QUERY_TERMS`` rarest words.
     """
-    phrases = identifiers.query_phrases(text)
+    phrases = identifiers.query_phrases(text) if search_options.active().identifiers else []
     terms = query_terms(conn, text)
     prune_common = total >= COMMON_TERM_MIN_ROWS and len(terms) > MIN_QUERY_TERMS
     if prune_common or len(terms) > MAX_QUERY_TERMS:
@@ -202,7 +202,10 @@ def bm25_ranking(conn: apsw.Connection, collection: Collection, query: str, k: i
 
 
 def fuse(rankings: list[list[Ranked]], k: int) -> list[Ranked]:
-    """Reciprocal-rank fusion: each list adds 1 / (RRF_K + rank) to a chunk's score."""
+    """Plain reciprocal-rank fusion: each list adds 1 / (RRF_K + rank) to a chunk's score.
+
+    Hybrid search uses the tuned rule of ``fusion.py``; this stays for callers fusing other lists.
+    """
     scores: dict[int, float] = {}
     similarity: dict[int, float] = {}
     for ranking in rankings:
@@ -273,15 +276,22 @@ def search(
     vector = vector_ranking(conn, collection, query_vector, depth, bits=bits)
     if keyword is None:
         keyword = bm25_ranking(conn, collection, query, depth)
-    fused = copies.distinct(conn, fuse([vector, keyword], depth), k)
+    rule = fusion.TUNED if search_options.active().fusion == "tuned" else fusion.PLAIN_RRF
+    fused = _distinct(conn, fusion.fuse(vector, keyword, query, depth, rule), k)
     missing = [r.chunk_id for r in fused if r.similarity is None]
     if missing:
         # Keyword-only hits get their cosine similarity too, for relevance thresholds.
         sims = {r.chunk_id: r.similarity for r in rescore(conn, collection, query_vector, missing)}
         fused = [Ranked(r.chunk_id, r.score, sims.get(r.chunk_id, r.similarity)) for r in fused]
-    return copies.with_copies(conn, collection, hits_for(conn, fused))
+    hits = hits_for(conn, fused)
+    return copies.with_copies(conn, collection, hits) if search_options.active().dedupe else hits
+
+
+def _distinct(conn: apsw.Connection, ranked: list[Ranked], k: int) -> list[Ranked]:
+    return copies.distinct(conn, ranked, k) if search_options.active().dedupe else ranked[:k]
 
 
 def _finish(conn: apsw.Connection, collection: Collection, ranked: list[Ranked], k: int) -> list[Hit]:
     """The best ``k`` distinct texts of a ranking as hits, each listing its copies."""
-    return copies.with_copies(conn, collection, hits_for(conn, copies.distinct(conn, ranked, k)))
+    hits = hits_for(conn, _distinct(conn, ranked, k))
+    return copies.with_copies(conn, collection, hits) if search_options.active().dedupe else hits

@@ -3,7 +3,11 @@
 Writes the corpus as one file per abstract, indexes it with the default settings
 (all-MiniLM-L6-v2, token-aware chunks), then evaluates every mode on the train
 queries and qrels. Published anchors (BEIR test split): BM25 0.665, all-MiniLM-L6-v2 ~0.645.
+With ``--backend compare`` the corpus is indexed twice, once per embedding
+engine (PyTorch fp32, int8 ONNX), and the nDCG@10 of each mode is compared
+(target: hybrid within 0.005).
 Usage: python tests/benchmarks/bench_retrieval_scifact.py [--limit-docs N] [--json OUT]
+       [--backend auto|torch|onnx-int8|compare]
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--limit-docs", type=int, default=None)
     parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx-int8", "compare"],
+                        help="embedding engine (compare: index with PyTorch and int8 ONNX, side by side)")
     args = parser.parse_args()
 
     from ragdesk.evaluation import retrieval as metrics
+    from ragdesk.settings import Settings
     from ragdesk.store import KnowledgeStore
 
     root = scratch_home("scifact")
@@ -31,26 +38,37 @@ def main() -> None:
         present = {p.stem for p in (root / "scifact").iterdir()}
         qrels = {q: r for q, r in qrels.items() if set(r) <= present}
 
-    with KnowledgeStore() as store:
-        with Timer() as t:
-            report = store.index([root / "scifact"])
-        print(f"indexed {n} abstracts -> {report.chunks_added} chunks in {t.seconds:.0f} s")
-        results = {}
-        for mode in ("vector", "bm25", "hybrid"):
-            ranked = lambda text: metrics.ranked_documents(store.search(text, k=300, mode=mode))[:100]
+    backends = ["torch", "onnx-int8"] if args.backend == "compare" else [args.backend]
+    by_backend = {}
+    for name in backends:
+        settings = Settings(embedding_backend=name)
+        with KnowledgeStore(root / f"scifact-{name}.db", settings) as store:
+            engine = store.embedder(settings.embedding_model).engine.backend
             with Timer() as t:
-                scores = metrics.evaluate(queries, qrels, ranked)
-            results[mode] = scores.to_json()
-            print(f"{mode:7} nDCG@10 {scores.ndcg_at_10:.4f}  R@10 {scores.recall_at_10:.4f}  "
-                  f"R@100 {scores.recall_at_100:.4f}  MRR@10 {scores.mrr_at_10:.4f}  "
-                  f"({scores.queries} queries, {t.seconds:.0f} s)")
+                report = store.index([root / "scifact"])
+            print(f"[{name} -> {engine}] indexed {n} abstracts -> {report.chunks_added} chunks in {t.seconds:.0f} s")
+            results = {}
+            for mode in ("vector", "bm25", "hybrid"):
+                ranked = lambda text: metrics.ranked_documents(store.search(text, k=300, mode=mode))[:100]
+                with Timer() as t:
+                    scores = metrics.evaluate(queries, qrels, ranked)
+                results[mode] = scores.to_json()
+                print(f"{mode:7} nDCG@10 {scores.ndcg_at_10:.4f}  R@10 {scores.recall_at_10:.4f}  "
+                      f"R@100 {scores.recall_at_100:.4f}  MRR@10 {scores.mrr_at_10:.4f}  "
+                      f"({scores.queries} queries, {t.seconds:.0f} s)")
+        by_backend[name] = results
+    if len(by_backend) == 2:
+        for mode in ("vector", "hybrid"):
+            delta = by_backend["onnx-int8"][mode]["ndcg@10"] - by_backend["torch"][mode]["ndcg@10"]
+            print(f"{mode} nDCG@10 int8 ONNX - PyTorch: {delta:+.4f}" + ("  (target |delta| <= 0.005)" if mode == "hybrid" else ""))
     best_single = max(results["vector"]["ndcg@10"], results["bm25"]["ndcg@10"])
     gain = results["hybrid"]["ndcg@10"] - best_single
     print(f"hybrid vs best single mode: {gain:+.4f} nDCG@10 ({gain / best_single:+.1%})")
     print("anchors (BEIR test split): BM25 0.665, all-MiniLM-L6-v2 ~0.645")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"documents": n, "chunks": report.chunks_added, **results}, fh, indent=2)
+            json.dump({"documents": n, "chunks": report.chunks_added, **results,
+                       "by_backend": by_backend}, fh, indent=2)
 
 
 if __name__ == "__main__":

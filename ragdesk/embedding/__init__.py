@@ -1,0 +1,1 @@
+"""Embedding engines behind ragdesk.embedder.Embedder: int8 ONNX (default) or PyTorch."""
