@@ -40,7 +40,7 @@ def hashes(conn: apsw.Connection, chunk_ids: list[int]) -> dict[int, str | None]
 COMPILATION_RATIO = 3
 
 
-def distinct(conn: apsw.Connection, ranked: list["Ranked"], k: int) -> list["Ranked"]:
+def distinct(conn: apsw.Connection, ranked: list[Ranked], k: int) -> list[Ranked]:
     """The first ``k`` of ``ranked`` with different texts, each at the rank of its best copy.
 
     The best-ranked copy represents a text, unless it sits in a compilation
@@ -49,7 +49,7 @@ def distinct(conn: apsw.Connection, ranked: list["Ranked"], k: int) -> list["Ran
     compilation would win or lose by chance.
     """
     by_id = hashes(conn, [r.chunk_id for r in ranked])
-    groups: dict[str, list["Ranked"]] = {}
+    groups: dict[str, list[Ranked]] = {}
     for r in ranked:
         key = by_id.get(r.chunk_id) or f"#{r.chunk_id}"  # chunks without a hash count as unique
         if key in groups:
