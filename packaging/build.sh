@@ -27,9 +27,9 @@ echo "build.sh: building ragdesk with $("$PYTHON" -m PyInstaller --version) into
 APP="$DIST/ragdesk"
 # The desktop integration: launcher entry, icons, an installer and its instructions.
 mkdir -p "$APP/share/applications" "$APP/share/icons/hicolor/256x256/apps" "$APP/share/icons/hicolor/scalable/apps"
-cp "$ROOT/resources/ragdesk.desktop" "$APP/share/applications/ragdesk.desktop"
-cp "$ROOT/resources/ragdesk.png" "$APP/share/icons/hicolor/256x256/apps/ragdesk.png"
-cp "$ROOT/resources/ragdesk.svg" "$APP/share/icons/hicolor/scalable/apps/ragdesk.svg"
+cp "$ROOT/ragdesk/resources/ragdesk.desktop" "$APP/share/applications/ragdesk.desktop"
+cp "$ROOT/ragdesk/resources/ragdesk.png" "$APP/share/icons/hicolor/256x256/apps/ragdesk.png"
+cp "$ROOT/ragdesk/resources/ragdesk.svg" "$APP/share/icons/hicolor/scalable/apps/ragdesk.svg"
 install -m 755 "$ROOT/packaging/linux/install.sh" "$APP/install.sh"
 cp "$ROOT/packaging/linux/INSTALL.txt" "$APP/INSTALL.txt"
 

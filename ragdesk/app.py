@@ -47,22 +47,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _icon_path() -> Path | None:
-    """The app icon, from the package or the source tree's ``resources/``."""
-    here = Path(__file__).resolve().parent
-    for candidate in (
-        here / "resources" / "ragdesk.png",
-        here / "resources" / "ragdesk.svg",
-        here.parent / "resources" / "ragdesk.png",
-        here.parent / "resources" / "ragdesk.svg",
-    ):
-        if candidate.is_file():
-            return candidate
-    return None
+    """The app icon, from the package data (every install has it)."""
+    from ragdesk.package_data import icon_path
+
+    return icon_path()
 
 
 def run_gui(qt_args: list[str] | None = None) -> int:
     """Create the application and the main window; runs until the window closes."""
-    from ragdesk.ui.logging_setup import setup_logging
+    from ragdesk.logging_setup import setup_logging
 
     setup_logging()
     from ragdesk.ui.qt import QApplication, QIcon, QMessageBox
@@ -77,7 +70,7 @@ def run_gui(qt_args: list[str] | None = None) -> int:
         app.setWindowIcon(QIcon(str(icon)))
 
     from ragdesk.ui.errors import describe
-    from ragdesk.ui.logging_setup import log_file
+    from ragdesk.logging_setup import log_file
     from ragdesk.ui.main_window import create_main_window
 
     try:

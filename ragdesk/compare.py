@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from ragdesk.chat.modes import ModeError, get_mode
+from ragdesk.chat.modes import BASELINE, MODE_ORDER, ModeError, get_mode
 
-DEFAULT_MODES = ("rag", "lora", "hybrid")
+DEFAULT_MODES = tuple(m for m in MODE_ORDER if m != BASELINE)  # every mode but the baseline
 
 
 @dataclass

@@ -17,6 +17,7 @@ import apsw
 import sqlite_vec
 
 from ragdesk import migrations
+from ragdesk.errors import RagdeskError
 
 BUSY_TIMEOUT_MS = 10_000
 CACHE_KIB = 32 * 1024
@@ -43,7 +44,7 @@ def _tune_sqlite() -> None:
 _tune_sqlite()
 
 
-class DatabaseError(Exception):
+class DatabaseError(RagdeskError):
     """The database could not be opened or used (locked, corrupt, too new)."""
 
 

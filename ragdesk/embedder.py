@@ -13,15 +13,37 @@ import json
 import threading
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from ragdesk.errors import RagdeskError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
 
 
-class EmbeddingModelError(Exception):
+class EmbeddingModelError(RagdeskError):
     """The embedding model could not be found or loaded."""
+
+
+@runtime_checkable
+class EmbedderProtocol(Protocol):
+    """What the store needs of an embedder: vectors, their size, and the tokenizer chunks are cut with."""
+
+    name: str
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def tokenizer(self): ...
+
+    def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray: ...
+
+    def encode_query(self, text: str) -> np.ndarray: ...
 
 
 def resolve_model_path(name: str) -> str:

@@ -43,10 +43,15 @@ class DocumentTools:
                 self._backend = self._make()
             return fn(self._backend)
 
+        from ragdesk.errors import user_message
+
         try:
             return self._executor.submit(run).result()
-        except _user_errors() as exc:
-            raise ToolError(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - only a user's mistake becomes a sentence
+            message = user_message(exc, os_errors=False)
+            if message is None:
+                raise
+            raise ToolError(message) from None
 
     def search_documents(self, query: str, collection: str | None = None, k: int = 5) -> dict:
         if not query.strip():
@@ -65,7 +70,7 @@ class DocumentTools:
         if spec is None:
             from mcp.server.mcpserver.exceptions import ToolError
 
-            raise ToolError(f"unknown mode {mode!r}: choose rag, hybrid, lora or closed")
+            raise ToolError(f"unknown mode {mode!r}: choose {', '.join(MODES)}")
         model_id = format_id(mode, collection if spec.retrieval else None, adapter if spec.adapter else None)
 
         def answer(b: Backend):
@@ -95,20 +100,6 @@ class DocumentTools:
         if self._backend is not None:
             self._executor.submit(self._backend.close).result()
         self._executor.shutdown(wait=True)
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    """What a tool reports as a sentence rather than as a crash."""
-    from ragdesk.chat.modes import ModeError
-    from ragdesk.embedder import EmbeddingModelError
-    from ragdesk.llm.gguf_info import AdapterError, ModelLoadError
-    from ragdesk.llm.model_files import ModelError
-    from ragdesk.llm.remote_protocol import RemoteEngineError
-    from ragdesk.server.backend import UnknownModel
-    from ragdesk.store.collections import CollectionError
-
-    return (UnknownModel, ModeError, CollectionError, ModelError, ModelLoadError, AdapterError,
-            EmbeddingModelError, RemoteEngineError, ValueError)
 
 
 def build_server(tools: DocumentTools):

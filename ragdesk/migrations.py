@@ -13,6 +13,8 @@ from typing import Callable
 
 import apsw
 
+from ragdesk.errors import RagdeskError
+
 Migration = Callable[[apsw.Connection], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
 
@@ -200,7 +202,42 @@ def m008_chunk_content_hash(conn: apsw.Connection) -> None:
     conn.execute("CREATE INDEX chunks_content_hash ON chunks(content_hash)")
 
 
-class SchemaTooNew(Exception):
+@migration
+def m007_titles_and_heading_columns(conn: apsw.Connection) -> None:
+    # Named m007 as allotted, but appended after m008 (which main shipped first):
+    # the runner goes by list position, so databases already at m008 get this next.
+    # Documents keep their own title (HTML <title>, PDF metadata, first heading).
+    # NULL here means "indexed before titles were read": the file is not re-read
+    # for it (re-index to get the real title); its file name stands in meanwhile.
+    # The BM25 table of each collection gets the title and the heading path as
+    # columns of their own, so bm25() can weigh them; contentless FTS5 tables
+    # cannot gain columns, so each is rebuilt from the stored chunks.
+    from ragdesk.store.identifiers import with_forms
+
+    conn.execute("ALTER TABLE documents ADD COLUMN title TEXT")
+    for (cid,) in conn.execute("SELECT id FROM collections").fetchall():
+        conn.execute(f"DROP TABLE IF EXISTS fts_c{cid}_vocab")
+        conn.execute(f"DROP TABLE IF EXISTS fts_c{cid}")
+        conn.execute(
+            f"CREATE VIRTUAL TABLE fts_c{cid} USING fts5(text, title, headings, content='', contentless_delete=1,"
+            f" tokenize='porter unicode61 remove_diacritics 2')"
+        )
+        rows = conn.execute(
+            "SELECT c.id, c.text, d.path, c.heading FROM chunks c JOIN documents d ON d.id = c.document_id"
+            " WHERE d.collection_id = ? ORDER BY c.id",
+            (cid,),
+        ).fetchall()
+        for chunk_id, text, path, heading in rows:
+            name = path.replace("\\", "/").rsplit("/", 1)[-1]
+            stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+            conn.execute(
+                f"INSERT INTO fts_c{cid} (rowid, text, title, headings) VALUES (?, ?, ?, ?)",
+                (chunk_id, with_forms(text), with_forms(stem), with_forms(heading or "")),
+            )
+        conn.execute(f"CREATE VIRTUAL TABLE fts_c{cid}_vocab USING fts5vocab(fts_c{cid}, 'row')")
+
+
+class SchemaTooNew(RagdeskError):
     """The database was written by a newer ragdesk."""
 
 

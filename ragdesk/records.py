@@ -30,6 +30,9 @@ class Hit:
     ``similarity`` is the cosine similarity to the query whenever it is known,
     which is what relevance thresholds compare against. ``ocr_confidence``
     (0..1) is set when the chunk's text was read by OCR from a scan or image.
+    ``title`` is the document's own title (HTML <title>, PDF metadata, first
+    heading), None when it has none or was indexed before titles were read;
+    ``heading`` is the chunk's heading path (``"Guide > Install"``).
     ``copies`` lists the other chunks of the collection with the same text
     (compared with case and spacing ignored); they take no result slot of their own.
     """
@@ -45,6 +48,7 @@ class Hit:
     score: float
     similarity: float | None = None
     ocr_confidence: float | None = None
+    title: str | None = None
     copies: tuple[Copy, ...] = ()
 
     @property

@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ragdesk.errors import RagdeskError
 from ragdesk.records import Hit
 
 TOP_N_DEFAULT = 30
@@ -27,7 +28,7 @@ SNAPSHOT_FILES = ("config.json", "tokenizer_config.json", "special_tokens_map.js
                   *WEIGHT_FILES)
 
 
-class RerankerError(Exception):
+class RerankerError(RagdeskError):
     """The reranker is missing, not a cross-encoder, or failed to load."""
 
 

@@ -73,6 +73,8 @@ class Settings:
     skip_hidden: bool = True
     respect_ignore_files: bool = True  # .gitignore (every level), .git/info/exclude, .ragdeskignore
     live_sync: bool = True  # the app keeps its collections' folders in sync while it runs
+    chunk_context: bool = True  # embed chunks under their document title and heading path
+    drop_page_chrome: bool = True  # leave web pages' navigation, sidebars and link lists out
     default_collection: str = DEFAULT_COLLECTION
     # retrieval
     top_k: int = 5
@@ -84,7 +86,7 @@ class Settings:
     model: str | None = None
     adapter: str | None = None
     n_threads: int = field(default_factory=_default_threads)
-    n_threads_batch: int | None = None  # threads evaluating a prompt; None: every core (see Engine)
+    n_threads_batch: int | None = None  # threads evaluating a prompt; None: n_threads (see Engine)
     n_ctx: int = 4096
     n_gpu_layers: int = 0
     max_tokens: int = 512

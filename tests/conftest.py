@@ -33,12 +33,29 @@ def ragdesk_home(tmp_path, monkeypatch):
     paths.set_home(None)
 
 
+@pytest.fixture(autouse=True)
+def fake_embedder(request, monkeypatch):
+    """Fast tests embed with the deterministic HashEmbedder (no torch, no model load).
+
+    Tests marked ``slow`` or ``real_embedder`` (they measure what the real model
+    finds) use all-MiniLM-L6-v2. The variable reaches subprocesses (the CLI) too.
+    """
+    from ragdesk.fake_embedder import FAKE_ENV
+
+    if request.node.get_closest_marker("slow") or request.node.get_closest_marker("real_embedder"):
+        monkeypatch.delenv(FAKE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(FAKE_ENV, "1")
+
+
 @pytest.fixture
 def store(ragdesk_home):
     """A KnowledgeStore on a fresh database in the test's data folder."""
     from ragdesk.store import KnowledgeStore
+    from support.threads import threads_for_tests
 
     with KnowledgeStore() as s:
+        s.settings.n_threads = threads_for_tests(s.settings.n_threads)  # what real-model sessions on it use
         yield s
 
 

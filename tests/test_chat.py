@@ -15,9 +15,11 @@ import pytest
 from ragdesk.chat import ChatSession, ModeError
 from ragdesk.chat import citations
 from ragdesk.chat.budget import fit
+from ragdesk.chat.modes import MODE_ORDER, MODES, effective_mode, get_mode, unavailable_reason
 from ragdesk.chat.prompts import SOURCE_CLOSE, build_messages, neutralise
 from ragdesk.llm.engine import Engine
 from ragdesk.records import Hit
+from support.threads import threads_for_tests
 
 
 def hit(n: int, text: str = "", path: str = "/docs/a.txt") -> Hit:
@@ -40,6 +42,24 @@ def hit(n: int, text: str = "", path: str = "/docs/a.txt") -> Hit:
 )
 def test_cited_numbers(answer, provided, expected):
     assert citations.cited_numbers(answer, provided) == expected
+
+
+def test_the_mode_table_decides_names_labels_order_and_availability():
+    assert MODE_ORDER == ("rag", "lora", "hybrid", "closed")  # the CLI's --mode values, in the app's order
+    assert [MODES[m].label for m in MODE_ORDER] == ["RAG", "merged-LoRA", "hybrid", "closed-book"]
+    assert [MODES[m].needs for m in MODE_ORDER] == [("documents",), ("adapter",), ("documents", "adapter"), ()]
+    with pytest.raises(ModeError, match="unknown mode 'fancy'"):
+        get_mode("fancy")
+    assert unavailable_reason("hybrid", has_adapter=False, chunks=5) == "choose a LoRA adapter first"
+    assert unavailable_reason("hybrid", has_adapter=True, chunks=None, collection="docs") == (
+        "the collection 'docs' is empty: add documents to it first")
+    assert unavailable_reason("rag", has_adapter=False, chunks=0, collection="docs").startswith("the collection 'docs'")
+    assert unavailable_reason("closed", has_adapter=False, chunks=None) is None
+    # The app falls back to the first mode that can run, keeping retrieval if it can.
+    reasons = {"rag": None, "lora": "x", "hybrid": "x", "closed": None}
+    assert effective_mode("lora", reasons) == "rag" and effective_mode("closed", reasons) == "closed"
+    assert effective_mode("lora", {"rag": "x", "lora": "x", "hybrid": "x", "closed": None}) == "closed"
+    assert effective_mode("lora", None) == "lora"  # nothing known yet: keep the choice
 
 
 def test_invalid_citations_are_dropped_from_the_text():
@@ -104,7 +124,7 @@ def session(store, tiny_model, tiny_lora, tmp_path):
     (docs / "bread.txt").write_text("Sourdough needs a starter of flour and water fed daily.")
     store.index([docs])
     store.settings.n_ctx = 2048
-    engine = Engine(n_ctx=2048, n_threads=1)
+    engine = Engine(n_ctx=2048, n_threads=threads_for_tests(1))
     s = ChatSession(store, engine=engine)
     s.load_model(str(tiny_model.gguf_path))
     yield s
@@ -144,6 +164,16 @@ def test_irrelevant_question_gets_no_sources(session):
     session.settings.relevance_threshold = 0.99
     answer = session.ask("How often to descale the kettle?", mode="rag", max_tokens=4)
     assert answer.retrieved == [] and not answer.relevant
+
+
+def test_retrieval_query_searches_with_its_own_words(session):
+    # The question shares no word with the documents; the retrieval query finds the kettle.
+    answer = session.ask("Answer briefly: what is it?", mode="rag", max_tokens=4, temperature=0,
+                         retrieval_query="How often to descale the kettle?", persist=True)
+    assert answer.retrieved and answer.retrieved[0].path.endswith("kettle.txt")
+    assert answer.question == "Answer briefly: what is it?"
+    stored = session.conversations.messages(answer.conversation_id)
+    assert stored[0].content == "Answer briefly: what is it?"  # the question is what is recorded
 
 
 def test_streaming_and_cancel(session):
@@ -240,7 +270,7 @@ def test_interactive_chat_switches_mode_in_place(store, tiny_model, tiny_lora):
     from ragdesk.cli import cli
     from ragdesk.chat.conversations import ConversationStore
 
-    store.settings.n_threads = 1
+    store.settings.n_threads = threads_for_tests(1)
     store.settings.save()
     registry_args = ["--model", str(tiny_model.gguf_path), "--lora", str(tiny_lora)]
     script = "/mode closed\nfirst question\n/mode lora\nsecond question\n/mode nonsense\n/quit\n"
@@ -253,3 +283,20 @@ def test_interactive_chat_switches_mode_in_place(store, tiny_model, tiny_lora):
     assert [(m.role, m.mode) for m in conv.messages(only.id)] == [
         ("user", "closed"), ("assistant", "closed"), ("user", "lora"), ("assistant", "lora"),
     ]
+
+
+def test_mode_choice_falls_back_and_brings_rag_back_when_documents_arrive():
+    from ragdesk.chat.modes import ModeChoice
+
+    empty = {"rag": "the collection is empty", "lora": "no adapter", "hybrid": "no adapter", "closed": None}
+    choice = ModeChoice("rag")
+    assert choice.effective(empty) == "closed" and choice.remembered == "rag"
+    assert not choice.choose("lora", empty) and choice.preferred == "rag"  # can't run: refused, nothing changes
+    assert not choice.choose("nope", empty)
+    assert choice.choose("closed", empty) and choice.for_lack_of_documents and choice.remembered == "rag"
+    documents = dict(empty, rag=None)
+    choice.reasons_changed(documents)  # documents arrived: RAG again by itself
+    assert choice.preferred == "rag" and choice.effective(documents) == "rag"
+    assert choice.choose("closed", documents) and not choice.for_lack_of_documents  # chosen while RAG could run
+    choice.reasons_changed(documents)
+    assert choice.preferred == "closed" and choice.remembered == "closed"

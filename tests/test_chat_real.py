@@ -6,6 +6,7 @@ import pytest
 
 from ragdesk.chat import ChatSession
 from ragdesk.llm.engine import Engine
+from support.threads import threads_for_tests
 
 pytestmark = pytest.mark.slow
 
@@ -32,9 +33,9 @@ def docs(tmp_path_factory):
 
 
 @pytest.mark.parametrize("model", ["smollm2-135m-instruct", "gemma-3-270m"])
-def test_rag_answers_and_cites_what_closed_book_gets_wrong(store, docs, model):
+def test_rag_copies_the_fact_from_the_passage_and_cites_it(store, docs, model):
     store.index([docs])
-    engine = Engine(n_ctx=2048, n_threads=2)
+    engine = Engine(n_ctx=2048, n_threads=threads_for_tests(2))
     session = ChatSession(store, engine=engine)
     session.load_model(model)
     question = "How often must the Aurora kettle be descaled?"
@@ -46,5 +47,5 @@ def test_rag_answers_and_cites_what_closed_book_gets_wrong(store, docs, model):
     assert rag.cited, rag.text
     assert all(hit.path.endswith("kettle.md") for _, hit in rag.cited)
     assert rag.cited[0][1].heading == "Aurora Kettle manual > Descaling"
-    assert "6 weeks" not in closed.text and "six weeks" not in closed.text.lower(), closed.text
-    assert closed.cited == [] and closed.retrieved == []
+    # The closed-book answer is a base model's free text, which differs between CPUs: only its shape is checked.
+    assert closed.cited == [] and closed.retrieved == [] and closed.stats["stop_reason"] in ("stop", "length")

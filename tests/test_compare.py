@@ -12,6 +12,7 @@ from ragdesk.cli import cli
 from ragdesk.compare import compare, latency_ms, plan_modes
 from ragdesk.settings import Settings
 from test_eval_runner import make_folder, session  # noqa: F401 - session is a fixture
+from support.threads import threads_for_tests
 
 QUESTION = "When was the harbour of Velmora rebuilt?"
 
@@ -82,7 +83,7 @@ def test_unavailable_modes_are_refused_or_skipped(session, store):
 
 @pytest.fixture
 def indexed_home(store, tmp_path):
-    Settings(n_threads=1, n_ctx=1024).save()
+    Settings(n_threads=threads_for_tests(1), n_ctx=1024).save()
     store.index([make_folder(tmp_path / "docs")])
 
 

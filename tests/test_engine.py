@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from support.threads import threads_for_tests
 from ragdesk.llm.engine import (
     AdapterError,
     Engine,
@@ -38,7 +39,7 @@ def models(tmp_path_factory):
 
 @pytest.fixture
 def engine(models):
-    eng = Engine(n_ctx=4096, n_threads=1)
+    eng = Engine(n_ctx=4096, n_threads=threads_for_tests(1))
     eng.load(models["tiny"])
     yield eng
     eng.close()
@@ -91,7 +92,7 @@ def _unknown_arch(path):
     ids=["missing", "folder", "text", "truncated", "truncated-header", "unknown-arch", "adapter"],
 )
 def test_bad_model_files_give_clear_errors(tmp_path, models, make, expected):
-    eng = Engine(n_threads=1)
+    eng = Engine(n_threads=threads_for_tests(1))
     with pytest.raises(ModelLoadError) as err:
         eng.load(make(tmp_path, models))
     assert expected in str(err.value)
@@ -116,7 +117,7 @@ def test_llama_cpp_failure_is_explained(tmp_path):
     w.write_tensors_to_file()
     w.close()
     with pytest.raises(ModelLoadError, match=r"^llama.cpp could not load hollow.gguf: .*key not found"):
-        Engine(n_threads=1).load(path)
+        Engine(n_threads=threads_for_tests(1)).load(path)
 
 
 def test_bad_file_keeps_the_current_model(engine, tmp_path):
@@ -215,7 +216,7 @@ def test_cancel_before_and_during_prompt_evaluation(engine):
     assert list(engine.stream(long_prompt, temperature=0, cancel=cancel_once_evaluating)) == []
     assert engine.last_stats.stop_reason == "cancelled" and engine.last_stats.completion_tokens == 0
     # the engine recovers: same greedy answer as a fresh one
-    fresh = Engine(n_threads=1)
+    fresh = Engine(n_threads=threads_for_tests(1))
     fresh.load(engine.info.path)
     assert greedy(engine, long_prompt)[0] == greedy(fresh, long_prompt)[0]
 
@@ -261,7 +262,7 @@ def test_document_text_cannot_forge_control_tokens(engine):
 
 
 def test_templateless_model_gets_completion_prompt(models):
-    eng = Engine(n_threads=1)
+    eng = Engine(n_threads=threads_for_tests(1))
     eng.load(models["plain"])
     prompt = eng.render_chat(
         [
@@ -320,7 +321,7 @@ def test_adapter_switch_invalidates_prefix_cache(engine, models):
     greedy(engine)  # fills the KV cache with base-model keys/values for RAW
     engine.set_adapter(models["lora"], 1.0)
     adapted, stats = greedy(engine)
-    fresh = Engine(n_threads=1)
+    fresh = Engine(n_threads=threads_for_tests(1))
     fresh.load(models["tiny"])
     fresh.set_adapter(models["lora"], 1.0)
     assert adapted == greedy(fresh)[0]
@@ -330,7 +331,7 @@ def test_adapter_switch_invalidates_prefix_cache(engine, models):
 
 
 def loaded_engine(path):
-    eng = Engine(n_threads=1)
+    eng = Engine(n_threads=threads_for_tests(1))
     eng.load(path)
     return eng
 

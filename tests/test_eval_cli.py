@@ -13,12 +13,13 @@ from ragdesk.cli import cli
 from ragdesk.evaluation.qa import parse_label
 from ragdesk.settings import Settings
 from test_eval_runner import QUESTIONS, make_folder
+from support.threads import threads_for_tests
 
 
 @pytest.fixture
 def indexed(store, tmp_path):
     """The default collection holds the made-up facts; llama.cpp uses one thread (see test_eval_runner)."""
-    Settings(n_threads=1, n_ctx=1024).save()
+    Settings(n_threads=threads_for_tests(1), n_ctx=1024).save()
     store.index([make_folder(tmp_path / "docs")])
     return store
 
@@ -120,7 +121,7 @@ def test_make_qa_then_eval_qa_with_the_real_model(store, tmp_path):
     folder.mkdir()
     for i, text in enumerate(FACTS):
         (folder / f"fact{i}.txt").write_text(text, encoding="utf-8")
-    Settings(n_threads=1, n_ctx=2048).save()
+    Settings(n_threads=threads_for_tests(1), n_ctx=2048).save()
     store.index([folder], "facts")
     out = tmp_path / "qa.jsonl"
     made = invoke("eval", "make-qa", "-c", "facts", "--n", "3", "-o", str(out), "--json")

@@ -17,6 +17,7 @@ from ragdesk.chat import ChatSession
 from ragdesk.evaluation.qa import QAItem, YES_NO_MAYBE, parse_label, token_f1
 from ragdesk.evaluation.runner import EvalError, EvalRun, MissingAdapterError, label_instruction, run_eval
 from ragdesk.settings import Settings
+from support.threads import threads_for_tests
 
 DOCS = {
     "zephyr.txt": "The Zephyr turbine converts wind into electricity. It was installed in Norway in 2019.",
@@ -47,7 +48,7 @@ def session(store, tmp_path, tiny_model, tiny_lora):
     """A chat session on the tiny model with a random adapter, over an indexed collection."""
     store.index([make_folder(tmp_path / "docs")])
     # One thread: llama.cpp's spinning threads crawl when the other core is busy (CI, other tests).
-    s = ChatSession(store, settings=Settings(n_threads=1, n_ctx=1024))
+    s = ChatSession(store, settings=Settings(n_threads=threads_for_tests(1), n_ctx=1024))
     s.load_model(str(tiny_model.gguf_path))
     s.choose_adapter(str(tiny_lora))
     yield s

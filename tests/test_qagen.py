@@ -18,6 +18,7 @@ from ragdesk.qagen import (
     tidy_answer,
 )
 from ragdesk.records import Hit
+from support.threads import threads_for_tests
 
 CHUNK = (
     "The Velmora lighthouse was built in 1887 by the engineer Ada Brenner. It is 42 metres tall, and its "
@@ -120,7 +121,7 @@ def chunks_of(texts: list[str]) -> list[Hit]:
 def tiny_engine(tiny_model):
     from ragdesk.llm.engine import Engine
 
-    engine = Engine(n_ctx=1024, n_threads=1)
+    engine = Engine(n_ctx=1024, n_threads=threads_for_tests(1))
     engine.load(tiny_model.gguf_path)
     yield engine
     engine.close()
@@ -150,7 +151,7 @@ def test_generate_qa_takes_a_chat_session(store, tiny_model, tiny_lora):
     from ragdesk.chat import ChatSession
     from ragdesk.settings import Settings
 
-    session = ChatSession(store, settings=Settings(n_threads=1, n_ctx=1024, model=str(tiny_model.gguf_path)))
+    session = ChatSession(store, settings=Settings(n_threads=threads_for_tests(1), n_ctx=1024, model=str(tiny_model.gguf_path)))
     session.choose_adapter(str(tiny_lora))
     assert generate_qa(session, chunks_of(FACTS[:2]), 2) == []
     assert session.engine.loaded and session.engine.adapter is None  # the base model writes the questions
@@ -171,7 +172,7 @@ def test_real_model_writes_some_answerable_questions():
     from ragdesk.llm.registry import ModelRegistry
 
     entry = ModelRegistry(db.connect(paths.db_path())).resolve(None)
-    engine = Engine(n_ctx=2048, n_threads=1)
+    engine = Engine(n_ctx=2048, n_threads=threads_for_tests(1))
     engine.load(entry.path)
     try:
         chunks = chunks_of(FACTS)

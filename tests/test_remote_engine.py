@@ -50,6 +50,7 @@ def remote_session(store, url, **kw) -> ChatSession:
 QUESTION = "How often must the Aurora kettle be descaled?"
 
 
+@pytest.mark.slow  # starts llama_cpp.server with the model
 def test_rag_lora_and_hybrid_answer_on_the_server_with_local_retrieval(indexed, llama_server):
     session = remote_session(indexed, llama_server.url, adapters=parse_adapter_map(["papers-lora=tiny-lora"]))
     info = session.load_model(None)

@@ -133,7 +133,8 @@ def top(store, query: str, mode: str = "bm25") -> str:
     ],
 )
 def test_identifiers_match_whole_and_rank_above_prose_using_their_words(idents, query, expected):
-    assert top(idents, query) == expected, query
+    for mode in ("bm25", "hybrid"):  # hybrid: the tuned fusion keeps BM25's exact match on top
+        assert top(idents, query, mode) == expected, (query, mode)
 
 
 @pytest.mark.parametrize(
@@ -160,6 +161,10 @@ def test_identifier_forms_at_index_and_query_time():
     assert identifiers("well 2024-01-05 3.14") == []  # numbers alone are not identifiers
     assert index_forms("CVE-2024-3094 and camelCase") == "cve20243094 camel case"
     assert query_phrases("std::vec::Vec") == ["stdvecvec", "std vec vec"]
+    from ragdesk.store.identifiers import names_identifier
+
+    assert all(names_identifier(q) for q in ("error E0382", "os.path.join", "CMAKE_BUILD_TYPE", "ISO-8601", "FindBoost"))
+    assert not any(names_identifier(q) for q in ("built-in types", "e.g. this", "a read-only file", "How is Vec grown?"))
 
 
 # -- point 3: copies take one slot ---------------------------------------------
@@ -232,3 +237,53 @@ def test_the_content_hash_is_computed_for_an_existing_database(tmp_path, monkeyp
     assert "m008_chunk_content_hash" in migrations.apply(conn)
     hashes = [h for (h,) in conn.execute("SELECT content_hash FROM chunks")]
     assert hashes == [content_hash("same text")] * 2
+
+
+# -- point 5: the fusion -------------------------------------------------------
+
+
+def test_the_fusion_switch_chooses_plain_rrf_or_the_tuned_rule(idents):
+    from ragdesk.store import search_options
+
+    previous = search_options.use(fusion="rrf")
+    try:
+        plain = idents.search("CVE-2024-3094", k=3, mode="hybrid")
+    finally:
+        search_options.use(previous)
+    tuned = idents.search("CVE-2024-3094", k=3, mode="hybrid")
+    assert plain[0].score <= 2 / 61 + 1e-9  # RRF k=60: at most 1/61 from each list
+    assert tuned[0].score > 5 / 11 and Path(tuned[0].path).name == "cve.txt"  # k=10, BM25 weighted 5:1
+
+
+def test_the_guard_keeps_a_clear_bm25_winner_first_and_only_then():
+    from ragdesk.store.fusion import FusionRule, fuse
+    from ragdesk.store.search import Ranked
+
+    vector = [Ranked(i, 1.0 - i / 100, 1.0 - i / 100) for i in (1, 2, 3, 4)]
+    clear = [Ranked(9, 12.0), Ranked(1, 4.0), Ranked(2, 3.5)]
+    close = [Ranked(9, 4.2), Ranked(1, 4.0), Ranked(2, 3.5)]
+    rule = FusionRule(guard=1.5)
+    assert fuse(vector, clear, "plain words", 10, rule)[0].chunk_id == 9
+    assert fuse(vector, close, "plain words", 10, rule)[0].chunk_id == 1  # RRF decides
+    assert fuse(vector, clear, "plain words", 10, FusionRule())[0].chunk_id == 1
+    # An identifier in the query weights BM25 up.
+    lean, apart = FusionRule(ident_w_bm25=3.0), [Ranked(9, 4.2), Ranked(5, 4.0), Ranked(6, 3.5)]
+    assert fuse(vector, apart, "what is E0382", 10, lean)[0].chunk_id == 9
+    assert fuse(vector, apart, "what is it", 10, lean)[0].chunk_id == 1
+
+
+def test_the_sources_panel_says_where_else_the_text_is(qtbot, copied):
+    from ragdesk.ui.chat.sources_panel import CitationsPanel
+
+    panel = CitationsPanel(copied.document_text)
+    qtbot.addWidget(panel)
+    try:
+        hit = copied.search("descaling the kettle with citric acid", k=1, mode="bm25")[0]
+        panel.show_search("descaling", [hit])
+        assert "also in 2 other files" in panel.where.text()
+        assert all(c.path in panel.where.toolTip() for c in hit.copies)
+        other = copied.search("defrost the fridge", k=1, mode="bm25")[0]
+        panel.show_search("fridge", [other])
+        assert "also in" not in panel.where.text()
+    finally:
+        panel.shutdown()

@@ -162,6 +162,7 @@ def test_collections_are_separate_and_keep_their_model(store, tmp_path):
     assert orphan_counts(store) == {}
 
 
+@pytest.mark.slow  # measures what the real embedding model retrieves (loads it: seconds)
 def test_large_collection_uses_quantized_pass_with_good_recall(store, tmp_path, monkeypatch):
     from ragdesk.store import search as search_mod
 

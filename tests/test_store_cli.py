@@ -86,6 +86,7 @@ def test_unchanged_reindex_never_loads_the_embedding_model(tmp_path):
     assert "HEAVY: []" in out
 
 
+@pytest.mark.slow  # measures what the real embedding model retrieves (loads it: seconds)
 def test_eval_retrieval_cli(tmp_path):
     home = tmp_path / "home"
     corpus = tmp_path / "corpus"

@@ -10,7 +10,6 @@ compute. Unsupported architectures are refused before any training.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +22,14 @@ from ragdesk.training import BaseModelError, UnsupportedArchitectureError
 from ragdesk.training.job import TrainRequest, run_job
 from support.tiny_models import hf_greedy, llama_last_logits, load_llama_adapter, set_llama_adapters
 from support.tiny_twins import TWINS, build_twin
+from support.threads import threads_for_tests
 
 llama_cpp = pytest.importorskip("llama_cpp")
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")
 pytest.importorskip("peft")
 
 ARCHS = sorted(TRAINABLE)
-THREADS = int(os.environ.get("RAGDESK_TEST_THREADS", "1"))
+THREADS = threads_for_tests(1)
 PAIRS = [
     ("Who founded Zorblax Industries?", "Mira Quenton founded it in 1987."),
     ("What was the first product of Zorblax?", "A solar-powered kettle called the Sunbrew."),
@@ -91,6 +91,7 @@ def test_transformers_rebuilds_the_twin_from_its_gguf(arch, tmp_path):
                               atol=1e-3)
 
 
+@pytest.mark.slow  # trains one adapter per architecture
 @pytest.mark.parametrize("arch", ARCHS)
 def test_train_convert_load_and_answer(arch, store, tmp_path):
     from ragdesk.chat.prompts import build_messages

@@ -28,6 +28,7 @@ from ragdesk.training.job import TrainRequest, run_job
 from ragdesk.training.checkpoints import has_checkpoint
 from ragdesk.training.trainer import TrainConfig, train
 from support.tiny_models import WIDE_SHAPE, build_tiny_model, hf_greedy, llama_greedy, load_llama_adapter, set_llama_adapters
+from support.threads import threads_for_tests
 
 FACTS = (
     "Zorblax Industries was founded in 1987 by Mira Quenton in the town of Velloria. "
@@ -161,6 +162,7 @@ def test_unknown_method_is_refused(tokenizer, store, tiny):
 # ------------------------------------------------------------------ training end to end
 
 
+@pytest.mark.slow  # full training runs
 @pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")
 def test_train_job_loss_falls_and_llama_cpp_runs_the_adapter_like_transformers(store, tiny, tokenizer):
     import llama_cpp
@@ -188,7 +190,7 @@ def test_train_job_loss_falls_and_llama_cpp_runs_the_adapter_like_transformers(s
     prompt = tokenizer("Zorblax Industries was founded", add_special_tokens=False)["input_ids"]
     hf_tokens, _ = hf_greedy(tiny.hf_dir, prompt, 8, peft_dir=Path(result.run_dir) / "adapter")
     base_tokens, _ = hf_greedy(tiny.hf_dir, prompt, 8)
-    llm = llama_cpp.Llama(model_path=str(tiny.gguf_path), n_ctx=256, verbose=False)
+    llm = llama_cpp.Llama(model_path=str(tiny.gguf_path), n_ctx=256, n_threads=threads_for_tests(None), verbose=False)
     try:
         set_llama_adapters(llm, [(load_llama_adapter(llm, adapter), 1.0)])
         cpp_tokens = llama_greedy(llm, prompt, 8)
@@ -199,6 +201,7 @@ def test_train_job_loss_falls_and_llama_cpp_runs_the_adapter_like_transformers(s
     assert tokenizer.decode(hf_tokens).startswith(" in 1987 by")  # it completes the trained fact
 
 
+@pytest.mark.slow  # full training runs
 def test_cancel_then_resume_reaches_the_same_state_as_an_uninterrupted_run(tiny, tokenizer, tmp_path):
     from safetensors.numpy import load_file
 
@@ -396,6 +399,7 @@ def test_a_real_full_filesystem_is_refused(store, tiny, tmp_path):
 # ------------------------------------------------------------------ runs and names
 
 
+@pytest.mark.slow  # full training runs
 def test_resume_needs_a_run_and_the_same_settings(store, tiny):
     with pytest.raises(ResumeError, match="no training run named 'ghost' to resume"):
         run_job(_request(tiny, name="ghost", resume=True), store=store)
@@ -428,6 +432,7 @@ def test_qa_method_with_given_pairs_measures_heldout_loss(store, tiny):
     assert [tuple(p) for p in saved] == PAIRS
 
 
+@pytest.mark.slow  # full training runs
 def test_qa_adapter_answers_in_lora_mode_prompts(store, tiny, tokenizer):
     """Training prompts are token for token what the engine sends in lora mode, so the answers come back."""
     from ragdesk.chat.prompts import build_messages
@@ -438,7 +443,7 @@ def test_qa_adapter_answers_in_lora_mode_prompts(store, tiny, tokenizer):
     assert result.n_heldout_examples == 0
     question, answer = PAIRS[0]
     (example,) = qa_examples(tokenizer, [PAIRS[0]], 256)
-    with Engine(n_ctx=256, n_threads=1) as engine:
+    with Engine(n_ctx=256, n_threads=threads_for_tests(1)) as engine:
         engine.load(tiny.gguf_path)
         prompt = engine.render_chat(build_messages(question))
         assert engine.prompt_tokens(prompt) == [t for t, l in zip(example.input_ids, example.labels) if l == IGNORE]

@@ -47,7 +47,7 @@ def test_offline_first_run_explains_what_to_do(make_window, qtbot):
     save_screenshot(window, "first-run")
 
 
-def test_cold_start_is_fast_and_imports_no_heavy_library(tmp_path):
+def test_cold_start_imports_no_heavy_library(tmp_path):
     """A fresh process shows an interactive window without torch, sentence-transformers or llama.cpp."""
     script = f"""
 import sys, time, json
@@ -70,9 +70,7 @@ app.exec()
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["heavy"] == []
-    # The target is 1.5 s on a laptop; a loaded CI machine gets slack, a regression does not.
-    assert result["seconds"] < 6, result
+    assert result["heavy"] == []  # how fast the window shows is measured by tests/benchmarks/bench_gui.py
 
 
 def test_keyboard_shortcuts(make_window, qtbot, tmp_path, tiny_model):

@@ -11,6 +11,7 @@ from ui_screenshots import WAIT_MS, make_window, save_screenshot, urls_opened_by
 from ragdesk.ui.chat.markdown import CITE_SCHEME
 from ragdesk.ui.qt import QApplication, QColor, QMessageBox, QPalette, Qt, QTextCursor, QUrl
 from ragdesk.ui.chat.engine_worker import ModelWorker
+from support.threads import threads_for_tests
 
 DOC = (
     "# Sourdough\n\nA sourdough starter needs flour and water, fed every day.\n\n"
@@ -278,7 +279,7 @@ def test_corrupt_model_file_shows_an_error_and_the_app_keeps_running(chat_window
     box = window.last_error
     assert box.windowTitle() == "Could not load the model"
     assert "x.gguf" in box.text() and box.text().endswith(".") and "Traceback" not in box.text()
-    from ragdesk.ui.logging_setup import log_file
+    from ragdesk.logging_setup import log_file
 
     assert str(log_file()) in box.informativeText()
     save_screenshot(box, "error-corrupt-model")
@@ -320,7 +321,7 @@ def test_streamed_pieces_are_coalesced(qtbot, monkeypatch):
 @pytest.mark.slow
 def test_real_default_model_answers_from_the_sample_documents(make_window, qtbot):
     """End to end with the built-in SmolLM2 and the bundled sample documents (the app's own demo data)."""
-    window = window_on_sample_docs(make_window, qtbot, max_tokens=64, n_ctx=2048, n_threads=2)
+    window = window_on_sample_docs(make_window, qtbot, max_tokens=64, n_ctx=2048, n_threads=threads_for_tests(2))
     pieces = ask(window, qtbot, "How long do I have to return a product?")
     assert pieces
     card = window.chat.cards[-1]

@@ -16,6 +16,7 @@ import pytest
 from test_eval_runner import make_folder
 from test_ui_chat import click_citation, pick, register_tiny
 from ui_screenshots import WAIT_MS, make_window, save_screenshot, urls_opened_by_click, wait_job, window_on_sample_docs  # noqa: F401 - make_window is a fixture
+from support.threads import threads_for_tests
 
 from ragdesk.ui.compare.compare_worker import ComparisonWork
 from ragdesk.ui.qt import Qt
@@ -242,7 +243,7 @@ def test_evaluation_runs_with_progress_and_shows_the_report(window, qtbot, tmp_p
 @pytest.mark.slow
 def test_real_default_model_compares_on_the_sample_documents(make_window, qtbot):
     """The built-in SmolLM2 on the bundled sample documents: RAG beside the closed-book baseline."""
-    window = window_on_sample_docs(make_window, qtbot, max_tokens=48, n_ctx=2048, n_threads=2)
+    window = window_on_sample_docs(make_window, qtbot, max_tokens=48, n_ctx=2048, n_threads=threads_for_tests(2))
     window.resize(1500, 860)
     c = window.controller
     window.show_compare()

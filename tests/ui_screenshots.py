@@ -25,6 +25,7 @@ from ragdesk.ui.qt import (
     QWidget,
     Slot,
 )
+from support.threads import threads_for_tests
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
 WAIT_MS = 60_000  # generous: the first index loads the embedding model (seconds, more on a busy machine)
@@ -64,7 +65,7 @@ def drop(widget: QWidget, paths, pos: QPoint | None = None) -> bool:
 def test_settings(**overrides) -> Settings:
     """Small, fast settings for tiny models: one thread, short answers, small chunks."""
     values = dict(
-        n_threads=1, n_ctx=1024, max_tokens=24, temperature=0.0, top_k=2, chunk_tokens=64, chunk_overlap=8,
+        n_threads=threads_for_tests(1), n_ctx=1024, max_tokens=24, temperature=0.0, top_k=2, chunk_tokens=64, chunk_overlap=8,
         relevance_threshold=0.0,
     )
     values.update(overrides)

@@ -15,10 +15,11 @@ from pathlib import PurePath
 import apsw
 
 from ragdesk import db
+from ragdesk.errors import RagdeskError
 from ragdesk.records import Hit
 
 
-class ConversationNotFound(Exception):
+class ConversationNotFound(RagdeskError):
     """No conversation with that id."""
 
 

@@ -44,8 +44,10 @@ def neutralise(text: str, specials: Sequence[str] = ()) -> str:
 
 
 def source_label(hit: Hit) -> str:
-    """How a source is named to the model: file name, page and heading."""
+    """How a source is named to the model: file name (with the document's title), page and heading."""
     label = PurePath(hit.path).name
+    if hit.title:
+        label += f" ({hit.title})"
     if hit.page:
         label += f", page {hit.page}"
     if hit.heading:

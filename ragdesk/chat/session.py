@@ -15,7 +15,7 @@ from typing import Callable, Iterator, Sequence
 
 from ragdesk.chat import budget, citations
 from ragdesk.chat.conversations import ConversationStore
-from ragdesk.chat.modes import ModeError, get_mode
+from ragdesk.chat.modes import ModeError, get_mode, unavailable_reason
 from ragdesk.chat.progress import LOADING, READING, SEARCHING, WRITING, ProgressClock, Stage, reading_detail
 from ragdesk.chat.prompts import SOURCE_CLOSE, SOURCE_OPEN, Turn
 from ragdesk.records import Hit
@@ -57,6 +57,16 @@ class Answer:
         }
 
 
+@dataclass(frozen=True)
+class Choices:
+    """What the user chose, as the session holds it (front ends show this; they don't keep their own)."""
+
+    model: str | None
+    adapter: str | None
+    collection: str | None
+    mode: str
+
+
 class ChatSession:
     """Asks questions of a local model with retrieval and/or a LoRA adapter."""
 
@@ -77,6 +87,10 @@ class ChatSession:
         self.adapter_scale = 1.0
 
     # -- choices -----------------------------------------------------------
+
+    def choices(self) -> Choices:
+        """The current choices, as one immutable snapshot (safe to hand to another thread)."""
+        return Choices(self.model_name, self.adapter_name, self.collection or self.settings.default_collection, self.mode)
 
     def load_model(self, name_or_path: str | None = None):
         """Load a model (registry name, GGUF path, or the default); no-op if already loaded.
@@ -105,21 +119,18 @@ class ChatSession:
         entry = self.registry.resolve(name_or_path, kind="adapter")
         self.adapter_name, self.adapter_path, self.adapter_scale = entry.name, Path(entry.path), scale
 
-    def unavailable_reason(self, mode: str) -> str | None:
-        """Why ``mode`` can't run with the current choices, or None if it can."""
-        spec = get_mode(mode)
-        if spec.adapter and self.adapter_path is None:
-            return "choose a LoRA adapter first"
-        if spec.retrieval:
-            from ragdesk.store import CollectionError
+    def unavailable_reason(self, mode: str, collection: str | None = None) -> str | None:
+        """Why ``mode`` can't run with the current choices (or ``collection``), or None if it can."""
+        from ragdesk.store import CollectionError
 
+        name = collection or self.collection or self.settings.default_collection
+        chunks = None
+        if get_mode(mode).retrieval:
             try:
-                empty = self.store.chunk_count(self.collection) == 0
+                chunks = self.store.chunk_count(name)
             except CollectionError:
-                empty = True  # nothing indexed yet: the default collection doesn't exist
-            if empty:
-                return "the collection is empty: add documents first"
-        return None
+                chunks = None  # nothing indexed yet: the default collection doesn't exist
+        return unavailable_reason(mode, has_adapter=self.adapter_path is not None, chunks=chunks, collection=name)
 
     # -- preloading -------------------------------------------------------
 
@@ -222,6 +233,7 @@ class ChatSession:
         seed: int | None = None,
         stop: Sequence[str] = (),
         on_progress: Callable[[Stage], None] | None = None,
+        retrieval_query: str | None = None,
     ) -> Answer:
         """Answer ``question``; streams pieces to ``on_token`` and records both messages.
 
@@ -229,6 +241,8 @@ class ChatSession:
         reading them from ``conversation_id``; ``stop`` adds stop strings.
         ``on_progress`` receives a ``Stage`` as each step begins (loading, searching,
         reading the prompt, writing), so a slow first token is never a silent wait.
+        ``retrieval_query`` searches with other words than the question (e.g. the
+        question without an answer-format instruction appended to it).
         """
         progress = ProgressClock(on_progress)
         question = question.strip()
@@ -252,7 +266,8 @@ class ChatSession:
         relevant = False
         if spec.retrieval:
             progress(SEARCHING, "Searching…")
-            hits = self.store.search(question, collection, k=k or self.settings.top_k, mode="hybrid")
+            query = (retrieval_query or "").strip() or question
+            hits = self.store.search(query, collection, k=k or self.settings.top_k, mode="hybrid")
             threshold = self.settings.relevance_threshold
             sources = [h for h in hits if h.similarity is None or h.similarity >= threshold]
             relevant = bool(sources)

@@ -8,32 +8,13 @@ from pathlib import Path
 
 import click
 
+from ragdesk.chat.modes import MODES, get_mode
 from ragdesk.cli.engine_opts import engine_choice, engine_options
+from ragdesk.cli.errors import user_errors
 from ragdesk.cli.root import cli, emit_json, fail
 from ragdesk.cli.store_cmds import open_store
 
-MODE_CHOICE = click.Choice(["rag", "lora", "hybrid", "closed"])
-
-
-@contextlib.contextmanager
-def chat_errors():
-    """One-line messages for everything a user can get wrong while chatting."""
-    from ragdesk.chat import ModeError
-    from ragdesk.chat.conversations import ConversationNotFound
-    from ragdesk.db import DatabaseError
-    from ragdesk.embedder import EmbeddingModelError
-    from ragdesk.llm.engine import AdapterError, ModelLoadError
-    from ragdesk.llm.registry import ModelNotFound
-    from ragdesk.llm.remote_protocol import RemoteEngineError
-    from ragdesk.store import CollectionError
-
-    try:
-        yield
-    except (
-        ModeError, ConversationNotFound, DatabaseError, EmbeddingModelError, AdapterError,
-        ModelLoadError, ModelNotFound, CollectionError, RemoteEngineError, ValueError,
-    ) as exc:
-        fail(str(exc))
+MODE_CHOICE = click.Choice(list(MODES))
 
 
 def make_session(model: str | None, lora: str | None, collection: str | None, mode: str, engine: dict | None = None):
@@ -42,7 +23,7 @@ def make_session(model: str | None, lora: str | None, collection: str | None, mo
     from ragdesk.llm.backends import create_engine
 
     store = open_store()
-    with chat_errors():
+    with user_errors():
         session = ChatSession(store, engine=create_engine(store.settings, engine_choice(store.settings, engine or {})))
         session.load_model(model)
         session.choose_adapter(lora)
@@ -52,7 +33,7 @@ def make_session(model: str | None, lora: str | None, collection: str | None, mo
 
 
 def print_sources(answer) -> None:
-    if answer.mode in ("rag", "hybrid") and not answer.relevant:
+    if get_mode(answer.mode).retrieval and not answer.relevant:
         click.echo(click.style("(no relevant passage found in the documents)", dim=True))
     for n, hit in answer.cited:
         where = Path(hit.path).name + (f", p. {hit.page}" if hit.page else "") + (f", {hit.heading}" if hit.heading else "")
@@ -98,7 +79,7 @@ def ask(question, mode, model, lora, collection, k, max_tokens, temperature, con
     session = make_session(model, lora, collection, mode, engine)
     stream = None if as_json else (lambda piece: click.echo(piece, nl=False))
     stages = (lambda stage: click.echo(click.style(stage.line(), dim=True), err=True)) if verbose else None
-    with chat_errors():
+    with user_errors():
         answer = session.ask(
             question, mode=mode, k=k, max_tokens=max_tokens, temperature=temperature,
             conversation_id=conversation, on_token=stream, on_progress=stages,
@@ -111,7 +92,7 @@ def ask(question, mode, model, lora, collection, k, max_tokens, temperature, con
     print_stats(answer)
 
 
-CHAT_HELP = """Commands: /mode rag|lora|hybrid|closed, /lora NAME|off, /model NAME, /collection NAME,
+CHAT_HELP = f"""Commands: /mode {'|'.join(MODES)}, /lora NAME|off, /model NAME, /collection NAME,
 /new (new conversation), /help, /quit. Ctrl+C stops an answer."""
 
 
@@ -139,14 +120,12 @@ def chat(mode, model, lora, collection, engine) -> None:
             cmd, _, arg = line[1:].partition(" ")
             arg = arg.strip()
             with contextlib.suppress(SystemExit):
-                with chat_errors():
+                with user_errors():
                     if cmd in ("quit", "exit", "q"):
                         return
                     if cmd == "help":
                         click.echo(CHAT_HELP)
                     elif cmd == "mode":
-                        from ragdesk.chat.modes import get_mode
-
                         get_mode(arg)
                         reason = session.unavailable_reason(arg)
                         if reason:
@@ -172,7 +151,7 @@ def chat(mode, model, lora, collection, engine) -> None:
             continue
         stop = threading.Event()
         try:
-            with contextlib.suppress(SystemExit), chat_errors():
+            with contextlib.suppress(SystemExit), user_errors():
                 answer = session.ask(
                     line,
                     conversation_id=conversation_id,
@@ -219,7 +198,7 @@ def export(conversation_id: int, fmt: str, output: str | None) -> None:
     import json
 
     store = _conversation_store()
-    with chat_errors():
+    with user_errors():
         text = (
             store.export_markdown(conversation_id)
             if fmt == "md"
@@ -235,12 +214,12 @@ def export(conversation_id: int, fmt: str, output: str | None) -> None:
 @click.argument("conversation_id", type=int)
 @click.argument("title")
 def rename(conversation_id: int, title: str) -> None:
-    with chat_errors():
+    with user_errors():
         _conversation_store().rename(conversation_id, title)
 
 
 @conversations.command(name="rm")
 @click.argument("conversation_id", type=int)
 def remove(conversation_id: int) -> None:
-    with chat_errors():
+    with user_errors():
         _conversation_store().delete(conversation_id)

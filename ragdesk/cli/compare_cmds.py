@@ -7,6 +7,7 @@ import threading
 import click
 
 from ragdesk.cli.engine_opts import engine_options
+from ragdesk.cli.errors import user_errors
 from ragdesk.cli.root import cli, emit_json, fail
 
 
@@ -25,8 +26,8 @@ from ragdesk.cli.root import cli, emit_json, fail
 @engine_options
 def compare(question, modes_text, model, lora, collection, k, max_tokens, temperature, as_json, engine) -> None:
     """Answer QUESTION in several modes (same model, collection and adapter), one after another."""
-    from ragdesk.chat.modes import get_mode
-    from ragdesk.cli.chat_cmds import chat_errors, make_session, print_sources, print_stats
+    from ragdesk.chat.modes import BASELINE, get_mode
+    from ragdesk.cli.chat_cmds import make_session, print_sources, print_stats
     from ragdesk.cli.eval_cmds import ctrl_c_cancels, parse_modes
     from ragdesk.compare import DEFAULT_MODES, compare as run_compare
 
@@ -35,14 +36,14 @@ def compare(question, modes_text, model, lora, collection, k, max_tokens, temper
     if modes is None:
         modes = list(DEFAULT_MODES)
         if not lora:
-            modes = ["closed"] + [m for m in modes if not get_mode(m).adapter]
+            modes = [BASELINE] + [m for m in modes if not get_mode(m).adapter]
             note = "No --lora adapter: comparing rag with the closed-book baseline (pass --lora NAME for lora, hybrid)."
     needing = [m for m in modes if get_mode(m).adapter]
     if needing and not lora:
         fail(f"mode {needing[0]} needs a LoRA adapter: choose one with --lora NAME")
     session = make_session(model, lora, collection, modes[0], engine)
     if collection and any(get_mode(m).retrieval for m in modes):
-        with chat_errors():
+        with user_errors():
             session.store.collection(collection)  # a wrong name is named as such, not as "empty"
     if note and not as_json:
         click.echo(click.style(note, dim=True), err=True)
@@ -56,7 +57,7 @@ def compare(question, modes_text, model, lora, collection, k, max_tokens, temper
         print_stats(answer)
 
     stop = threading.Event()
-    with chat_errors(), ctrl_c_cancels(stop):
+    with user_errors(), ctrl_c_cancels(stop):
         result = run_compare(
             session, question, modes, max_tokens=max_tokens, temperature=temperature, k=k, cancel=stop.is_set,
             on_start=None if as_json else start,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ragdesk.cli.chat_cmds import chat_errors
+from ragdesk.cli.errors import user_errors
 from ragdesk.cli.root import cli
 
 
@@ -14,5 +14,5 @@ def demo(model: str | None) -> None:
     """Index the bundled sample documents and answer questions from them, offline."""
     from ragdesk.demo import run_demo
 
-    with chat_errors():
+    with user_errors():
         run_demo(click.echo, lambda piece: click.echo(piece, nl=False), model=model)

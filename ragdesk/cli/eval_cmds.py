@@ -7,8 +7,9 @@ import threading
 import click
 
 from ragdesk.cli.engine_opts import engine_options
+from ragdesk.cli.errors import user_errors
 from ragdesk.cli.root import cli, ctrl_c_sets, emit_json, fail
-from ragdesk.cli.store_cmds import open_store, user_errors
+from ragdesk.cli.store_cmds import open_store
 
 
 @cli.group(name="eval")
@@ -180,16 +181,18 @@ def qa(qa_path, modes_text, collection, limit, model, lora, max_tokens, k, repor
     Answers are greedy and short; a labelled question gets "Answer yes, no or
     maybe first, then explain briefly." (or the file's own labels) appended.
     """
-    from ragdesk.cli.chat_cmds import chat_errors, make_session
+    from ragdesk.chat.modes import BASELINE
+    from ragdesk.cli.chat_cmds import make_session
+    from ragdesk.compare import DEFAULT_MODES
     from ragdesk.evaluation.qa import load_qa
     from ragdesk.evaluation.runner import run_eval
 
-    modes = parse_modes(modes_text) or (["rag", "lora", "hybrid"] if lora else ["rag"])
-    with chat_errors():
+    modes = parse_modes(modes_text) or (list(DEFAULT_MODES) if lora else ["rag"])
+    with user_errors():
         items = load_qa(qa_path, limit=limit)
-    session = make_session(model, lora, collection, "closed", engine)
+    session = make_session(model, lora, collection, BASELINE, engine)
     stop = threading.Event()
-    with chat_errors(), StepBar("answering", quiet=as_json) as bar, ctrl_c_cancels(stop):
+    with user_errors(), StepBar("answering", quiet=as_json) as bar, ctrl_c_cancels(stop):
         run = run_eval(session, items, modes, collection=collection, max_tokens=max_tokens, k=k,
                        progress=lambda done, total, mode: bar.update(done, total, mode), cancel=stop.is_set)
     result = run.to_json()
@@ -224,12 +227,13 @@ def make_qa(collection, n, output, model, n_chunks, seed, as_json, engine) -> No
     import os
     from pathlib import Path
 
-    from ragdesk.cli.chat_cmds import chat_errors, make_session
+    from ragdesk.chat.modes import BASELINE
+    from ragdesk.cli.chat_cmds import make_session
     from ragdesk.qagen import generate_qa_detailed
 
-    session = make_session(model, None, collection, "closed", engine)
+    session = make_session(model, None, collection, BASELINE, engine)
     stop = threading.Event()
-    with chat_errors():
+    with user_errors():
         chunks = session.store.sample_chunks(collection, n_chunks or 3 * n, seed=seed)
         if not chunks:
             raise ValueError(f"the collection {collection or session.settings.default_collection!r} has no "

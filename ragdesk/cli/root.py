@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -12,6 +13,7 @@ import threading
 import click
 
 from ragdesk import __version__, paths
+from ragdesk.cli.errors import fail  # noqa: F401 - re-exported for the command modules
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,12 +31,14 @@ def cli(ctx: click.Context, home: str | None) -> None:
     """
     if home:
         paths.set_home(home)
+    from ragdesk.logging_setup import setup_logging
+
+    setup_logging()  # the same rotating log file as the app's, in the data folder's log folder
+    logging.getLogger("ragdesk.cli").info("ragdesk %s", ctx.invoked_subcommand or "(no command)")
     if ctx.invoked_subcommand is None:
         if not has_display():
             click.echo("No display found, so here is the headless tour instead (`ragdesk demo`).\n", err=True)
-            from ragdesk.cli.demo_cmds import demo
-
-            ctx.invoke(demo)
+            ctx.invoke(cli.get_command(ctx, "demo"))  # registered by ragdesk.cli; no import cycle
             return
         from ragdesk.app import main as gui_main
 
@@ -51,12 +55,6 @@ def has_display() -> bool:
 def emit_json(data) -> None:
     """Print machine-readable output (the ``--json`` contract)."""
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-def fail(message: str, code: int = 1) -> None:
-    """Print a one-line error and exit; never a traceback for user errors."""
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(code)
 
 
 @contextlib.contextmanager

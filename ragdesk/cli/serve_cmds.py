@@ -75,12 +75,12 @@ def serve_errors():
     """One line for what stops a server from starting."""
     import contextlib
 
-    from ragdesk.cli.chat_cmds import chat_errors
+    from ragdesk.cli.errors import user_errors
     from ragdesk.server.runner import ServeError
 
     @contextlib.contextmanager
     def guard():
-        with chat_errors():
+        with user_errors():
             try:
                 yield
             except ServeError as exc:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import click
 
+from ragdesk.cli.errors import user_errors
 from ragdesk.cli.root import cli, emit_json, fail
 
 
@@ -16,21 +16,6 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GB"
-
-
-@contextlib.contextmanager
-def user_errors():
-    """Turn the core's expected failures into one-line messages and exit code 1."""
-    from ragdesk.db import DatabaseError
-    from ragdesk.embedder import EmbeddingModelError
-    from ragdesk.migrations import SchemaTooNew
-    from ragdesk.reranker import RerankerError
-    from ragdesk.store import CollectionError
-
-    try:
-        yield
-    except (CollectionError, DatabaseError, EmbeddingModelError, RerankerError, SchemaTooNew, ValueError) as exc:
-        fail(str(exc))
 
 
 def open_store():
@@ -98,7 +83,8 @@ no_ignore_option = click.option(
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @no_ignore_option
-@click.option("--verbose", "-v", is_flag=True, help="List every file and folder left out by a rule.")
+@click.option("--verbose", "-v", is_flag=True,
+              help="List every file and folder left out by a rule, and the page chrome left out of each page.")
 def index(
     paths: tuple[str, ...],
     collection: str | None,
@@ -135,6 +121,20 @@ def index(
         for path, message in report.warnings:
             click.echo(f"  {path}: {message}")
     echo_ignored(report, verbose)
+    echo_dropped(report, verbose)
+
+
+def echo_dropped(report, verbose: bool) -> None:
+    """Page chrome left out of web pages: a total, and with ``verbose`` what, per file."""
+    if not report.dropped:
+        return
+    chars = sum(sum(kinds.values()) for _path, kinds in report.dropped)
+    hint = "" if verbose else " (--verbose lists them)"
+    click.echo(f"Page chrome left out of {len(report.dropped)} page(s), {chars} characters{hint}")
+    if verbose:
+        for path, kinds in report.dropped:
+            what = ", ".join(f"{kind} {n}" for kind, n in kinds.items())
+            click.echo(f"  {path}: {what}")
 
 
 def echo_ignored(report, verbose: bool) -> None:
@@ -180,6 +180,8 @@ def search(query: str, collection: str | None, k: int, mode: str, rerank: bool |
         where = hit.path + (f" p.{hit.page}" if hit.page else "") + (f" § {hit.heading}" if hit.heading else "")
         ocr = f"  (read by OCR, {hit.ocr_confidence:.0%} confidence)" if hit.read_by_ocr else ""
         click.echo(click.style(f"[{n}] {hit.score:.4f}  {where}  ({hit.start}-{hit.end}){ocr}", bold=True))
+        if hit.title:
+            click.echo(f"    {hit.title}")
         text = " ".join(hit.text.split())
         click.echo("    " + (text[:300] + "…" if len(text) > 300 else text))
         if hit.copies:

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import threading
 
 import click
 
+from ragdesk.cli.errors import user_errors
 from ragdesk.cli.lora_cmds import lora
 from ragdesk.cli.root import ctrl_c_sets, emit_json, fail
 
 EXIT_CANCELLED = 130  # the shell's code for "stopped by Ctrl-C"
-
-
-@contextlib.contextmanager
-def _training_errors():
-    from ragdesk.db import DatabaseError
-    from ragdesk.llm.registry import ModelError
-    from ragdesk.store import CollectionError
-    from ragdesk.training import TrainingError
-
-    try:
-        yield
-    except (TrainingError, ModelError, CollectionError, DatabaseError) as exc:
-        fail(str(exc))
 
 
 def _cancel_on_ctrl_c(event: threading.Event):
@@ -149,7 +136,7 @@ def train_command(collection, base, target, name, method, rank, alpha, epochs, m
         n_qa=n_qa, qa_pairs=_read_qa_file(qa_file) if qa_file else None, resume=resume,
     )
     cancel = threading.Event()
-    with _training_errors(), _cancel_on_ctrl_c(cancel), _TrainingBar(quiet or as_json) as bar:
+    with user_errors(), _cancel_on_ctrl_c(cancel), _TrainingBar(quiet or as_json) as bar:
         result = run_job(request, progress=bar.update, cancel=cancel)
     if as_json:
         emit_json(result.to_json())

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import click
 
+from ragdesk.cli.errors import user_errors
 from ragdesk.cli.root import cli, ctrl_c_sets, fail
-from ragdesk.cli.store_cmds import no_ignore_option, open_store, user_errors
+from ragdesk.cli.store_cmds import no_ignore_option, open_store
 
 TOTALS = ("added", "updated", "moved", "removed", "chunks_added")
 

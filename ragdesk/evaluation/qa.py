@@ -34,12 +34,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ragdesk.errors import RagdeskError
+
 MIN_CI_N = 5
 Z_95 = 1.959963984540054
 YES_NO_MAYBE = ("yes", "no", "maybe")
 
 
-class QAFileError(ValueError):
+class QAFileError(RagdeskError, ValueError):
     """A QA file that cannot be read (its message names the file and line)."""
 
 

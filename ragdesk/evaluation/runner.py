@@ -22,7 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from ragdesk.chat.modes import ModeError, get_mode
+from ragdesk.chat.modes import BASELINE, ModeError, get_mode
+from ragdesk.errors import RagdeskError
 from ragdesk.evaluation.qa import (
     YES_NO_MAYBE,
     AnswerRecord,
@@ -35,10 +36,9 @@ from ragdesk.evaluation.qa import (
 from ragdesk.records import doc_id_for
 
 DEFAULT_MAX_TOKENS = 128
-BASELINE = "closed"
 
 
-class EvalError(ValueError):
+class EvalError(RagdeskError, ValueError):
     """An evaluation that cannot run as asked (its message says what to change)."""
 
 
@@ -136,32 +136,18 @@ class EvalRun:
                    data.get("adapter"), data.get("collection"), data.get("cancelled", False), data.get("seconds", 0))
 
 
-class _BareQuestionSearch:
-    """The session's store, but searching with the question minus the answer-format instruction."""
-
-    def __init__(self, store, suffix: str) -> None:
-        self._store, self._suffix = store, suffix
-
-    def search(self, query: str, *args, **kwargs):
-        if self._suffix and query.endswith(self._suffix):
-            query = query[: -len(self._suffix)].rstrip()
-        return self._store.search(query, *args, **kwargs)
-
-    def __getattr__(self, name: str):
-        return getattr(self._store, name)
-
-
 def check_modes(session, modes: Sequence[str], collection: str | None) -> None:
     """Refuse, before anything runs, modes that cannot run with the session's choices."""
+    name = collection or session.collection or session.settings.default_collection
     for mode in modes:
         spec = get_mode(mode)
-        if spec.adapter and session.adapter_path is None:
-            raise MissingAdapterError(mode)
-        if spec.retrieval:
-            name = collection or session.collection or session.settings.default_collection
-            session.store.collection(name)  # CollectionError with the store's wording
-            if session.store.chunk_count(name) == 0:
-                raise EvalError(f"the collection {name!r} is empty: index documents into it first")
+        if spec.retrieval and not (spec.adapter and session.adapter_path is None):
+            session.store.collection(name)  # a missing collection: CollectionError with the store's wording
+        reason = session.unavailable_reason(mode, collection=name)
+        if reason and spec.adapter and session.adapter_path is None:
+            raise MissingAdapterError(mode)  # says which option gives one
+        if reason:
+            raise EvalError(f"mode {mode} cannot run: {reason}")
 
 
 def run_eval(
@@ -198,7 +184,6 @@ def run_eval(
                   collection if any(get_mode(m).retrieval for m in run_modes) else None)
     total, done = len(items) * len(run_modes), 0
     t0 = time.perf_counter()
-    store, session.store = session.store, _BareQuestionSearch(session.store, suffix)
     try:
         for mode in run_modes:
             for index, item in enumerate(items):
@@ -207,7 +192,8 @@ def run_eval(
                     break
                 question = f"{item.question} {suffix}" if item.label else item.question
                 answer = session.ask(question, mode=mode, collection=collection, cancel=cancel,
-                                     max_tokens=max_tokens, temperature=0.0, k=k, persist=False)
+                                     max_tokens=max_tokens, temperature=0.0, k=k, persist=False,
+                                     retrieval_query=item.question)
                 if answer.stats.get("stop_reason") == "cancelled":
                     run.cancelled = True  # a cut-off answer would skew every metric: drop it
                     break
@@ -221,7 +207,6 @@ def run_eval(
             if run.cancelled:
                 break
     finally:
-        session.store = store
         run.seconds = time.perf_counter() - t0
     return run
 

@@ -34,7 +34,9 @@ class Extracted:
     ``ocr`` lists the spans of the text that OCR read, with the engine's
     confidence; ``title`` is the document's own title where the format
     records one (None otherwise); ``notes`` are one-line remarks for the
-    indexing report about what was read only in part.
+    indexing report about what was read only in part; ``dropped`` maps the
+    page chrome left out (``"navigation"``, ``"help overlay"``...) to its
+    number of visible characters.
     """
 
     text: str
@@ -43,6 +45,7 @@ class Extracted:
     title: str | None = None
     ocr: list["OcrSpan"] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
 
     def ocr_confidence(self, start: int, end: int) -> float | None:
         """Mean OCR confidence over ``text[start:end]`` (by characters), None if none of it was OCR'd."""

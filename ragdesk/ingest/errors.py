@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ragdesk.errors import RagdeskError
 
-class SkipFile(Exception):
+
+class SkipFile(RagdeskError):
     """A file that can't be indexed; ``str(exc)`` is a one-line reason for the user."""
 
     def __init__(self, reason: str):

@@ -58,6 +58,9 @@ _READERS = {
     "odt": ("odt", "extract_odt"),
     "image": ("image", "extract_image"),
 }
+TITLE_MAX_CHARS = 200
+# Metadata titles that name no document (word processors and PDF makers write these).
+_PLACEHOLDER_TITLES = frozenset(("untitled", "untitled document", "document", "title", "slide 1", "none"))
 _LONG_READS = frozenset(("pdf", "image"))  # readers that report progress and can be cancelled
 
 
@@ -66,11 +69,12 @@ def kind_for(path: Path | str) -> str:
     return _KIND_BY_EXTENSION.get(Path(path).suffix.lower(), "code")
 
 
-def extract(loaded: LoadedFile, reading: Reading = QUIET) -> Extracted:
+def extract(loaded: LoadedFile, reading: Reading = QUIET, *, drop_chrome: bool = True) -> Extracted:
     """Text and sections of a loaded file; raises SkipFile with a one-line reason.
 
     ``reading`` receives per-page progress of long reads (OCR) and may cancel
-    them (Cancelled is raised).
+    them (Cancelled is raised). ``drop_chrome`` leaves web pages' navigation,
+    sidebars and the like out (see ``ragdesk.ingest.chrome``).
     """
     kind = kind_for(loaded.path)
     try:
@@ -78,7 +82,7 @@ def extract(loaded: LoadedFile, reading: Reading = QUIET) -> Extracted:
         # be decoded"); that is not the user's concern, the outcome is.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            doc = _extract(kind, loaded.data, reading)
+            doc = _extract(kind, loaded.data, reading, drop_chrome)
     except (SkipFile, Cancelled):
         raise
     except (MemoryError, RecursionError):
@@ -87,11 +91,25 @@ def extract(loaded: LoadedFile, reading: Reading = QUIET) -> Extracted:
         detail = " ".join(str(exc).split())[:150] or type(exc).__name__
         raise SkipFile(f"corrupt or unreadable {_LABEL.get(kind, kind)} file: {detail}") from None
     if not doc.text.strip() or not doc.sections:
+        if doc.dropped:
+            raise SkipFile(f"only page chrome ({', '.join(doc.dropped)}), no text")
         raise SkipFile("no text")
+    doc.title = document_title(doc)
     return doc
 
 
-def _extract(kind: str, data: bytes, reading: Reading) -> Extracted:
+def document_title(doc: Extracted) -> str | None:
+    """The title a document names itself by: the format's own (HTML <title>, PDF
+    or Office metadata), else its first heading; None when it has neither (the
+    store then falls back to the file name). Whitespace collapsed, length capped."""
+    title = " ".join((doc.title or "").split())
+    if not title or title.lower() in _PLACEHOLDER_TITLES:
+        first = next((s.heading for s in doc.sections if s.heading), None)
+        title = first.split(" > ", 1)[0] if first else ""
+    return title[:TITLE_MAX_CHARS].rstrip() or None
+
+
+def _extract(kind: str, data: bytes, reading: Reading, drop_chrome: bool) -> Extracted:
     if kind not in _READERS:
         from ragdesk.ingest.formats.text import extract_text
 
@@ -102,6 +120,8 @@ def _extract(kind: str, data: bytes, reading: Reading) -> Extracted:
         return reader(data, reading)
     if kind == "tsv":
         return reader(data, "\t")
+    if kind == "html":
+        return reader(data, drop_chrome)
     return reader(data)
 
 

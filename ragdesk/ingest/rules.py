@@ -1,4 +1,4 @@
-"""Which files ingestion considers: extensions, skipped folders, ignore files, size limit."""
+"""Which files ingestion considers (extensions, skipped folders, ignore files, size limit) and how it reads them."""
 
 from __future__ import annotations
 
@@ -23,13 +23,17 @@ def normalize_extensions(extensions: Iterable[str]) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class IngestRules:
-    """The knobs of the walker and loader (built from Settings by the indexer)."""
+    """The knobs of the walker, loader and reader (built from Settings by the indexer)."""
 
     extensions: frozenset[str]  # lower-case, with dot
     skip_dirs: frozenset[str]  # folder names never entered
     skip_hidden: bool = True  # names starting with '.'
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     respect_ignore_files: bool = True  # .gitignore, .git/info/exclude, .ragdeskignore
+    # Embed each chunk under its document title and heading path (ragdesk.ingest.context).
+    chunk_context: bool = True
+    # Leave web pages' navigation, sidebars, link lists and help overlays out (ragdesk.ingest.chrome).
+    drop_chrome: bool = True
 
     def __post_init__(self):
         # Accept any iterable and any spelling, so callers can't get the format wrong.
@@ -45,6 +49,8 @@ class IngestRules:
             skip_hidden=bool(settings.skip_hidden),
             max_file_bytes=max(1, int(settings.max_file_bytes)),
             respect_ignore_files=bool(settings.respect_ignore_files),
+            chunk_context=bool(settings.chunk_context),
+            drop_chrome=bool(settings.drop_page_chrome),
         )
 
     @classmethod

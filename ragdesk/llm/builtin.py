@@ -183,7 +183,7 @@ def _marker_ok(target: Path, size: int, sha256: str) -> bool:
 
 def materialize(name: str) -> Path:
     """The path of built-in ``name``'s file, assembling it first if needed (once, thread- and process-safe)."""
-    from ragdesk.llm.registry import ModelError, ModelNotFound
+    from ragdesk.llm.model_files import ModelError, ModelNotFound
 
     spec = next((s for s in SPECS if s.name == name), None)  # (looked up now: tests swap SPECS)
     model = next((m for m in discover() if m.name == name), None)

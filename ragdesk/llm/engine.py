@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ragdesk.errors import RagdeskError
 from ragdesk.llm.gguf_info import (
     AdapterError,
     AdapterInfo,
@@ -58,15 +59,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-
-class NotLoadedError(RuntimeError):
+class NotLoadedError(RagdeskError, RuntimeError):
     """The engine was used before a model was loaded."""
 
     def __init__(self) -> None:
         super().__init__("no model is loaded: load a model first")
 
 
-class EngineBusyError(RuntimeError):
+class EngineBusyError(RagdeskError, RuntimeError):
     """A generation is still running (cancel it or let it finish first)."""
 
     def __init__(self, what: str) -> None:
@@ -91,9 +91,11 @@ class Engine(Generation):
     ) -> None:
         self._n_ctx_setting = int(n_ctx)
         self.n_threads = n_threads
-        # Prompt evaluation is one big batch: it scales with cores where token-by-token
-        # decoding does not, so by default it takes every core (llama.cpp's own default).
-        self.n_threads_batch = n_threads_batch or max(n_threads or 1, os.cpu_count() or 1)
+        # Prompt evaluation is one big batch and can use more threads than decoding
+        # (Settings.n_threads_batch, e.g. every core on an idle machine); by default it
+        # uses the decode threads: measured on a busy 2-core machine, 2 batch threads
+        # made prompts slower (bench_first_answer.py, README).
+        self.n_threads_batch = n_threads_batch or n_threads or max(1, (os.cpu_count() or 2) // 2)
         self.n_gpu_layers = int(n_gpu_layers)
         self.seed = int(seed)
         self.n_batch = int(n_batch)

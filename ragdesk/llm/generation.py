@@ -13,12 +13,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from ragdesk.errors import RagdeskError
 from ragdesk.llm.prompt_format import AnswerFilter, Prompt
 
 _CONTROL, _EOG = 1, 2  # token kinds that end an answer (control tokens only in chat prompts)
 
 
-class PromptTooLongError(ValueError):
+class PromptTooLongError(RagdeskError, ValueError):
     """The prompt does not fit the model's context window."""
 
 

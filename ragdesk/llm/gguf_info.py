@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from ragdesk.errors import RagdeskError
+
 GGUF_MAGIC = b"GGUF"
 _DEFAULT_ALIGNMENT = 32
 # Arrays longer than this are kept as their length only (vocabularies, merges, scores).
@@ -26,11 +28,11 @@ _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<
 _STRING, _ARRAY = 8, 9
 
 
-class ModelLoadError(Exception):
+class ModelLoadError(RagdeskError):
     """A model file cannot be used; ``str()`` is a sentence for the user."""
 
 
-class AdapterError(Exception):
+class AdapterError(RagdeskError):
     """A LoRA adapter file cannot be used with this model; ``str()`` is a sentence for the user."""
 
 

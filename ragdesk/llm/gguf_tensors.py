@@ -11,11 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from ragdesk.errors import RagdeskError
+
 # Metadata keys the GGUF writer produces itself; copying them would duplicate them.
 _WRITER_OWNED_KEYS = ("GGUF.", "general.architecture")
 
 
-class GGUFReadError(Exception):
+class GGUFReadError(RagdeskError):
     """A file could not be read as a GGUF model or adapter."""
 
 

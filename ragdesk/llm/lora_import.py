@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ragdesk.errors import RagdeskError
 from ragdesk.llm import architectures
 from ragdesk.llm import gguf_tensors as gt
 from ragdesk.llm.architectures import Architecture
@@ -32,7 +33,7 @@ _SAFETENSORS_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, 
 _READS_HIDDEN = ("attn_q", "attn_k", "attn_v", "attn_qkv", "ffn_gate", "ffn_up", "output")
 
 
-class LoraImportError(Exception):
+class LoraImportError(RagdeskError):
     """The PEFT adapter cannot be converted (unsupported kind, wrong base, unreadable files)."""
 
 

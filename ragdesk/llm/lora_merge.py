@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ragdesk.errors import RagdeskError
 from ragdesk.llm import gguf_tensors as gt
 
 # --quant names -> llama_ftype values (llama.h). K-quants need rows that are a multiple
@@ -31,7 +32,7 @@ QUANT_TYPES: dict[str, int] = {
 Progress = Callable[[float, str], None]
 
 
-class LoraMergeError(Exception):
+class LoraMergeError(RagdeskError):
     """The adapter cannot be merged into this base, or the result cannot be written."""
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ragdesk.errors import RagdeskError
 from ragdesk.llm import gguf_info
 
 
-class ModelError(Exception):
+class ModelError(RagdeskError):
     """Base class of model and adapter errors; str() is a sentence for the user."""
 
 

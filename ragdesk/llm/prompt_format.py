@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Mapping, Sequence
 
+from ragdesk.errors import RagdeskError
+
 # A zero-width joiner breaks a control-token string without changing how it reads.
 ZWJ = "\u200d"
 # Variables every chat template is rendered with (training renders the same ones).
@@ -41,7 +43,7 @@ class Prompt:
     chat: bool = False
 
 
-class TemplateError(Exception):
+class TemplateError(RagdeskError):
     """A chat template cannot be rendered for these messages."""
 
 

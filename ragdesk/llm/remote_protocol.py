@@ -29,11 +29,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from ragdesk.errors import RagdeskError
+
 MESSAGE_OVERHEAD = 10  # tokens a chat template adds around one message, at most, for common templates
 ESTIMATE_BYTES_PER_TOKEN = 3
 
 
-class RemoteEngineError(RuntimeError):
+class RemoteEngineError(RagdeskError, RuntimeError):
     """The inference server is down, too slow, refused the request or answered nonsense."""
 
 

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ragdesk.chat.prompts import Turn
+from ragdesk.errors import RagdeskError
 from ragdesk.server.model_ids import ModelId, ModelIdError, all_ids, parse_id
 from ragdesk.settings import Settings
 
 
-class UnknownModel(LookupError):
+class UnknownModel(RagdeskError, LookupError):
     """A model id naming a collection or adapter that does not exist (or does not fit the model)."""
 
 

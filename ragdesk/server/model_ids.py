@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from ragdesk.chat.modes import MODES
+from ragdesk.errors import RagdeskError
 
 
-class ModelIdError(ValueError):
+class ModelIdError(RagdeskError, ValueError):
     """A ``model`` value that is not MODE[:COLLECTION][@ADAPTER] for a known mode."""
 
 

@@ -14,12 +14,13 @@ from pathlib import PurePath
 from typing import Any, Iterable, Sequence
 
 from ragdesk.chat.prompts import Turn
+from ragdesk.errors import RagdeskError
 from ragdesk.records import Hit
 
 FINISH_REASONS = {"stop": "stop", "length": "length", "cancelled": "stop"}
 
 
-class MessagesError(ValueError):
+class MessagesError(RagdeskError, ValueError):
     """Chat messages ragdesk cannot answer (no question last, content of an unknown kind)."""
 
 
@@ -75,6 +76,7 @@ def citation_json(n: int, hit: Hit, *, inferred: bool = False) -> dict:
         "name": PurePath(hit.path).name,
         "page": hit.page,
         "heading": hit.heading,
+        "title": hit.title,
         "start": hit.start,
         "end": hit.end,
         "text": hit.text,

@@ -14,13 +14,14 @@ import threading
 import time
 from pathlib import Path
 
+from ragdesk.errors import RagdeskError
 from ragdesk.server.config import ServeConfig, exposure_warning
 from ragdesk.server.worker import EngineWorker
 
 log = logging.getLogger(__name__)
 
 
-class ServeError(RuntimeError):
+class ServeError(RagdeskError, RuntimeError):
     """The server could not start (port in use, model not loadable...)."""
 
 

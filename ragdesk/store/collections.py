@@ -4,7 +4,8 @@ Each collection owns two virtual tables: ``vec_c<ID>`` (sqlite-vec ``vec0``
 holding each chunk's float vector and its 1-bit quantisation for the fast coarse
 pass) and ``fts_c<ID>`` (contentless FTS5 for BM25). They are per collection
 because a vec0 table fixes its dimension and BM25 statistics should describe
-one collection, not all of them.
+one collection, not all of them. The FTS table's columns are the chunk text,
+its document's title and its heading path.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from dataclasses import dataclass
 import apsw
 
 from ragdesk import db
+from ragdesk.errors import RagdeskError
 
 _NAME_RE = re.compile(r"^[\w][\w .@+-]{0,63}$")
 
 
-class CollectionError(Exception):
+class CollectionError(RagdeskError):
     """A collection that does not exist, or a request that would corrupt one."""
 
 
@@ -147,9 +149,11 @@ def create(
             f"embedding_bits bit[{dimension}])"
         )
         # Porter stemming: BM25 baselines (BEIR's Anserini) stem English too.
+        # Columns: the chunk's text, its document's title, its heading path
+        # (search.BM25_WEIGHTS weighs them).
         conn.execute(
             f"CREATE VIRTUAL TABLE {collection.fts_table} USING fts5("
-            f"text, content='', contentless_delete=1, "
+            f"text, title, headings, content='', contentless_delete=1, "
             f"tokenize='porter unicode61 remove_diacritics 2')"
         )
         conn.execute(f"CREATE VIRTUAL TABLE {collection.vocab_table} USING fts5vocab({collection.fts_table}, 'row')")

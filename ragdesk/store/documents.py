@@ -14,7 +14,8 @@ from typing import Iterable, Sequence
 import apsw
 import numpy as np
 
-from ragdesk.store import identifiers
+from ragdesk.ingest.context import title_or_name
+from ragdesk.store import identifiers, search_options
 from ragdesk.store.copies import content_hash
 from ragdesk.store.collections import Collection
 
@@ -41,6 +42,7 @@ class PreparedDocument:
     sha256: str
     text: str
     chunks: Sequence  # ragdesk.ingest.Chunk
+    title: str | None = None  # the document's own title (None: the file name stands in)
 
 
 def known_documents(conn: apsw.Connection, collection: Collection) -> dict[str, KnownDocument]:
@@ -124,9 +126,12 @@ def write_document(
     if replaces is not None:
         delete_documents(conn, collection, [replaces])
     conn.execute(
-        "INSERT INTO documents (collection_id, path, kind, size, mtime_ns, sha256, n_chunks, indexed_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (collection.id, doc.path, doc.kind, doc.size, doc.mtime_ns, doc.sha256, len(doc.chunks), time.time()),
+        "INSERT INTO documents (collection_id, path, kind, size, mtime_ns, sha256, n_chunks, indexed_at, title)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            collection.id, doc.path, doc.kind, doc.size, doc.mtime_ns, doc.sha256, len(doc.chunks), time.time(),
+            doc.title,
+        ),
     )
     doc_id = conn.last_insert_rowid()
     conn.execute(
@@ -134,6 +139,8 @@ def write_document(
         (len(doc.chunks), collection.id),
     )
     conn.execute("INSERT INTO document_texts (document_id, text) VALUES (?, ?)", (doc_id, doc.text))
+    forms = identifiers.with_forms if search_options.active().identifiers else str
+    fts_title = forms(title_or_name(doc.title, doc.path))
     for ordinal, (chunk, vector) in enumerate(zip(doc.chunks, vectors)):
         blob = vector.tobytes()
         conn.execute(
@@ -150,8 +157,14 @@ def write_document(
             " VALUES (?, ?, vec_quantize_binary(?))",
             (chunk_id, blob, blob),
         )
-        # The heading is indexed with the text: a query naming a section finds it.
-        # Identifier forms follow, so codes match whole and by parts (identifiers.py).
-        fts_text = identifiers.with_forms(f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text)
-        conn.execute(f"INSERT INTO {collection.fts_table} (rowid, text) VALUES (?, ?)", (chunk_id, fts_text))
+        # Title and heading path are columns of their own: a query naming the page
+        # or the section finds it, with the weight search.BM25_WEIGHTS gives them.
+        # Identifier forms follow each, so codes match whole and by parts (identifiers.py).
+        conn.execute(
+            f"INSERT INTO {collection.fts_table} (rowid, text, title, headings) VALUES (?, ?, ?, ?)",
+            (
+                chunk_id, forms(chunk.text), fts_title,
+                forms(chunk.heading or ""),
+            ),
+        )
     return doc_id

@@ -23,6 +23,7 @@ import apsw
 
 from ragdesk import db
 from ragdesk.ingest import FileEntry, IngestRules, SkipFile, Skipped, extract, load, walk
+from ragdesk.ingest.context import embedding_text
 from ragdesk.ingest.errors import Cancelled
 from ragdesk.ingest.reading import Reading
 from ragdesk.store import documents
@@ -81,6 +82,7 @@ class IndexReport:
     moved: int = 0  # renamed or moved: the stored chunks and vectors follow, nothing re-embedded
     ignored: list[tuple[str, str, bool]] = field(default_factory=list)  # (path, rule, is a folder)
     changes: list[tuple[str, str, str | None]] = field(default_factory=list)  # (what, path, moved from)
+    dropped: list[tuple[str, dict[str, int]]] = field(default_factory=list)  # (path, {chrome kind: chars})
 
     def ignored_by_rule(self) -> dict[str, dict[str, int]]:
         """``{rule: {"folders": n, "files": m}}`` in the order rules were first met."""
@@ -108,6 +110,7 @@ class IndexReport:
             "ignored": [{"path": p, "rule": r, "folder": f} for p, r, f in self.ignored],
             "ignored_by_rule": self.ignored_by_rule(),
             "changes": [{"change": c, "path": p, "from": old} for c, p, old in self.changes],
+            "dropped": [{"path": p, "what": list(kinds), "chars": sum(kinds.values())} for p, kinds in self.dropped],
         }
 
 
@@ -281,6 +284,8 @@ class Indexer:
                     self._advance(entry)
                     continue
                 report.warnings += [(path, note) for note in extracted.notes]
+                if extracted.dropped:
+                    report.dropped.append((path, dict(extracted.dropped)))
                 doc = PreparedDocument(
                     path=path,
                     kind=extracted.kind,
@@ -289,6 +294,7 @@ class Indexer:
                     sha256=loaded.sha256,
                     text=extracted.text,
                     chunks=chunks,
+                    title=extracted.title,
                 )
                 batch.append((doc, old.id if old is not None else None))
                 batch_tokens += sum(c.n_tokens for c in chunks)
@@ -320,7 +326,7 @@ class Indexer:
 
     def _extract(self, item: Prepared) -> None:
         try:
-            item.extracted = extract(item.loaded, self._reading)
+            item.extracted = extract(item.loaded, self._reading, drop_chrome=self.rules.drop_chrome)
             item.chunks = self.chunker.chunk(item.extracted)
         except Cancelled:
             item.cancelled = True
@@ -366,7 +372,10 @@ class Indexer:
 
     def _flush(self, batch: list[tuple[PreparedDocument, int | None]], report: IndexReport) -> None:
         """Embed a batch of documents and commit them in one transaction."""
-        texts = [chunk.text for doc, _ in batch for chunk in doc.chunks]
+        if self.rules.chunk_context:
+            texts = [embedding_text(doc.title, chunk.heading, chunk.text) for doc, _ in batch for chunk in doc.chunks]
+        else:
+            texts = [chunk.text for doc, _ in batch for chunk in doc.chunks]
         vectors = self.embedder.encode(texts)
         offset = 0
         with db.transaction(self.conn):

@@ -50,10 +50,10 @@ class KnowledgeStore:
 
     def embedder(self, model: str):
         """The (lazily loaded) embedder for a model name, shared per store."""
-        from ragdesk.embedder import Embedder
+        from ragdesk.fake_embedder import create_embedder
 
         if model not in self._embedders:
-            self._embedders[model] = Embedder(model, backend=self.settings.embedding_backend)
+            self._embedders[model] = create_embedder(model, backend=self.settings.embedding_backend)
         return self._embedders[model]
 
     def collection(self, name: str | None = None) -> Collection:
@@ -319,12 +319,12 @@ class KnowledgeStore:
         """Every chunk of a collection in document order (score 0)."""
         target = self.collection(collection)
         for row in self.conn.execute(
-            "SELECT c.id, c.document_id, d.path, c.page, c.heading, c.start, c.end, c.text, c.ocr_confidence"
-            " FROM chunks c JOIN documents d ON d.id = c.document_id"
+            "SELECT c.id, c.document_id, d.path, c.page, c.heading, c.start, c.end, c.text, c.ocr_confidence,"
+            " d.title FROM chunks c JOIN documents d ON d.id = c.document_id"
             " WHERE d.collection_id = ? ORDER BY d.path, c.ordinal",
             (target.id,),
         ):
-            yield Hit(*row[:8], score=0.0, ocr_confidence=row[8])
+            yield Hit(*row[:8], score=0.0, ocr_confidence=row[8], title=row[9])
 
     def iter_chunk_texts(self, collection: str | None = None) -> Iterator[str]:
         for hit in self.iter_chunks(collection):

@@ -17,7 +17,7 @@ import apsw
 import numpy as np
 
 from ragdesk.records import Hit
-from ragdesk.store import copies, identifiers
+from ragdesk.store import copies, fusion, identifiers, search_options
 from ragdesk.store.collections import Collection
 
 if TYPE_CHECKING:
@@ -28,6 +28,10 @@ EXACT_LIMIT = 20_000
 COARSE_FACTOR = 4  # sqlite-vec's bit KNN slows with k: few candidates
 COARSE_MIN = 64
 MIRROR_CANDIDATES = 200  # the in-memory mirror can afford many more
+# bm25() weights of the FTS columns (text, title, headings): a term in the
+# document's title or the chunk's heading path says more about what the chunk
+# is about than one in its body. Weights of (1, 0, 0) rank by the body alone.
+BM25_WEIGHTS = (1.0, 4.0, 2.0)
 RRF_K = 60  # the constant of Cormack et al.; robust across collections
 COMMON_TERM_SHARE = 0.05
 COMMON_TERM_MIN_ROWS = 20_000
@@ -156,7 +160,7 @@ def fts_query(conn: apsw.Connection, collection: Collection, text: str, total: i
     collection; they are left out once the collection is big, keeping at least
     the rarest few. A very long query keeps its ``MAX_QUERY_TERMS`` rarest words.
     """
-    phrases = identifiers.query_phrases(text)
+    phrases = identifiers.query_phrases(text) if search_options.active().identifiers else []
     terms = query_terms(conn, text)
     prune_common = total >= COMMON_TERM_MIN_ROWS and len(terms) > MIN_QUERY_TERMS
     if prune_common or len(terms) > MAX_QUERY_TERMS:
@@ -188,15 +192,20 @@ def bm25_ranking(conn: apsw.Connection, collection: Collection, query: str, k: i
     match = fts_query(conn, collection, query, chunk_count(conn, collection))
     if match is None:
         return []
+    weights = ", ".join(repr(float(w)) for w in BM25_WEIGHTS)
     sql = (
-        f"SELECT rowid, bm25({collection.fts_table}) FROM {collection.fts_table}"
-        f" WHERE {collection.fts_table} MATCH ? ORDER BY rank LIMIT ?"
+        f"SELECT rowid, rank FROM {collection.fts_table}"
+        f" WHERE {collection.fts_table} MATCH ? AND rank MATCH ? ORDER BY rank LIMIT ?"
     )
-    return [Ranked(cid, -score) for cid, score in conn.execute(sql, (match, k))]
+    # "rank MATCH" sets this query's ranking function: FTS5 still sorts by it itself.
+    return [Ranked(cid, -score) for cid, score in conn.execute(sql, (match, f"bm25({weights})", k))]
 
 
 def fuse(rankings: list[list[Ranked]], k: int) -> list[Ranked]:
-    """Reciprocal-rank fusion: each list adds 1 / (RRF_K + rank) to a chunk's score."""
+    """Plain reciprocal-rank fusion: each list adds 1 / (RRF_K + rank) to a chunk's score.
+
+    Hybrid search uses the tuned rule of ``fusion.py``; this stays for callers fusing other lists.
+    """
     scores: dict[int, float] = {}
     similarity: dict[int, float] = {}
     for ranking in rankings:
@@ -217,8 +226,8 @@ def hits_for(conn: apsw.Connection, ranked: list[Ranked]) -> list[Hit]:
     details = {
         row[0]: row
         for row in conn.execute(
-            "SELECT c.id, c.document_id, d.path, c.page, c.heading, c.start, c.end, c.text, c.ocr_confidence"
-            f" FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
+            "SELECT c.id, c.document_id, d.path, c.page, c.heading, c.start, c.end, c.text, c.ocr_confidence,"
+            f" d.title FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
             ids,
         )
     }
@@ -226,7 +235,9 @@ def hits_for(conn: apsw.Connection, ranked: list[Ranked]) -> list[Hit]:
     for r in ranked:
         row = details.get(r.chunk_id)
         if row is not None:
-            hits.append(Hit(*row[:8], score=r.score, similarity=r.similarity, ocr_confidence=row[8]))
+            hits.append(
+                Hit(*row[:8], score=r.score, similarity=r.similarity, ocr_confidence=row[8], title=row[9])
+            )
     return hits
 
 
@@ -265,15 +276,22 @@ def search(
     vector = vector_ranking(conn, collection, query_vector, depth, bits=bits)
     if keyword is None:
         keyword = bm25_ranking(conn, collection, query, depth)
-    fused = copies.distinct(conn, fuse([vector, keyword], depth), k)
+    rule = fusion.TUNED if search_options.active().fusion == "tuned" else fusion.PLAIN_RRF
+    fused = _distinct(conn, fusion.fuse(vector, keyword, query, depth, rule), k)
     missing = [r.chunk_id for r in fused if r.similarity is None]
     if missing:
         # Keyword-only hits get their cosine similarity too, for relevance thresholds.
         sims = {r.chunk_id: r.similarity for r in rescore(conn, collection, query_vector, missing)}
         fused = [Ranked(r.chunk_id, r.score, sims.get(r.chunk_id, r.similarity)) for r in fused]
-    return copies.with_copies(conn, collection, hits_for(conn, fused))
+    hits = hits_for(conn, fused)
+    return copies.with_copies(conn, collection, hits) if search_options.active().dedupe else hits
+
+
+def _distinct(conn: apsw.Connection, ranked: list[Ranked], k: int) -> list[Ranked]:
+    return copies.distinct(conn, ranked, k) if search_options.active().dedupe else ranked[:k]
 
 
 def _finish(conn: apsw.Connection, collection: Collection, ranked: list[Ranked], k: int) -> list[Hit]:
     """The best ``k`` distinct texts of a ranking as hits, each listing its copies."""
-    return copies.with_copies(conn, collection, hits_for(conn, copies.distinct(conn, ranked, k)))
+    hits = hits_for(conn, _distinct(conn, ranked, k))
+    return copies.with_copies(conn, collection, hits) if search_options.active().dedupe else hits

@@ -16,10 +16,12 @@ imported by the modules that need them, never by this one):
 
 from __future__ import annotations
 
+from ragdesk.errors import RagdeskError
+
 METHODS = ("continued", "qa", "both")
 
 
-class TrainingError(Exception):
+class TrainingError(RagdeskError):
     """A training run cannot start or go on; ``str()`` is a sentence for the user."""
 
 

@@ -1,8 +1,11 @@
 """AppController: the widgets' one door into the core.
 
-It owns the worker threads, the choices shown in the mode bar (mode, model,
-adapter, collection) and the state every view reflects (model loading or
-ready, an answer streaming, library jobs). Widgets call its methods and listen
+It owns the worker threads and the state every view reflects (model loading
+or ready, an answer streaming, library jobs). The user's choices (model,
+adapter, collection, mode) belong to the ChatSession on the model worker: the
+controller sends each change there and shows what the session reports back
+(an adapter the session refused is dropped here too). Which mode runs when
+the chosen one can't is decided in the core (``ragdesk.chat.modes.ModeChoice``). Widgets call its methods and listen
 to its signals; they never touch the core or a worker themselves.
 
 The GUI thread keeps its own KnowledgeStore for cheap reads (the collection
@@ -14,26 +17,26 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
-import os
 from pathlib import Path
 
-from ragdesk.chat import MODES
+from ragdesk.chat.modes import ModeChoice
 from ragdesk.settings import Settings
 from ragdesk.ui.compare.compare_controller import CompareController
+from ragdesk.ui.library.db_watch import DatabaseWatch
 from ragdesk.ui.errors import describe
 from ragdesk.ui.qt import QObject, QTimer, Signal
 from ragdesk.ui.library.library_commands import LibraryCommands
 from ragdesk.ui.library.live_sync import LiveSync
+from ragdesk.ui.chat.conversation_commands import ConversationCommands
 from ragdesk.ui.chat.engine_worker import ModelWorker
-from ragdesk.ui.workers.threads import AskRequest, IndexJob, IndexWorker, SearchWorker, WorkerThread
+from ragdesk.ui.workers.qthreads import WorkerThread
+from ragdesk.ui.workers.threads import AskRequest, IndexJob, IndexWorker, SearchWorker
 
 log = logging.getLogger(__name__)
 
-MODE_ORDER = ("rag", "lora", "hybrid", "closed")  # Ctrl+1..4 and the mode bar's order
-_FALLBACK = ("rag", "hybrid", "lora", "closed")  # what to use when the chosen mode can't run
 
 
-class AppController(LibraryCommands, QObject):
+class AppController(LibraryCommands, ConversationCommands, QObject):
     """State and commands of the app, independent of any widget."""
 
     modelChanged = Signal()  # model_state, model_name or model_info changed
@@ -62,6 +65,7 @@ class AppController(LibraryCommands, QObject):
     _load = Signal(object)
     _list_models = Signal()
     _adapter = Signal(object, float)
+    _mode = Signal(str)
     _collection = Signal(object)
     _refresh = Signal()
     _ask = Signal(object)
@@ -93,7 +97,7 @@ class AppController(LibraryCommands, QObject):
         self.adapter_entries: list = []  # adapters that fit the loaded model
         self.catalog_known = False
         self.reranker_names: list[str] = []  # installed rerankers, for the Settings dialog
-        self.preferred_mode = "rag"
+        self.mode_choice = ModeChoice("rag")  # the user's mode and the fallback policy (core)
         self.mode = "rag"
         self.adapter: str | None = None
         self.collection: str = self.settings.default_collection
@@ -109,6 +113,8 @@ class AppController(LibraryCommands, QObject):
         self._collections_timer.timeout.connect(self.refresh_collections)
         self.collection_infos: list | None = None  # CollectionInfo, None until first read
         self.source_counts: dict[str, dict[str, int]] = {}
+        self.db_watch = DatabaseWatch(self.store.conn, self)  # `ragdesk index` in a terminal, another window
+        self.db_watch.changed.connect(self._on_external_change)
 
         self.model_worker = ModelWorker(self.settings, self.db_path)
         self.index_worker = IndexWorker(self.settings, self.db_path)
@@ -128,6 +134,7 @@ class AppController(LibraryCommands, QObject):
         self._load.connect(mw.load_model)
         self._list_models.connect(mw.list_models)
         self._adapter.connect(mw.set_adapter)
+        self._mode.connect(mw.set_mode)
         self._collection.connect(mw.set_collection)
         self._refresh.connect(mw.refresh_availability)
         self._ask.connect(mw.ask)
@@ -142,6 +149,7 @@ class AppController(LibraryCommands, QObject):
         mw.modelLoading.connect(self._on_model_loading)
         mw.modelLoaded.connect(self._on_model_loaded)
         mw.modelFailed.connect(self._on_model_failed)
+        mw.choices.connect(self._on_choices)
         mw.availability.connect(self._on_availability)
         mw.catalog.connect(self._on_catalog)
         mw.rerankers.connect(self._on_rerankers)
@@ -184,6 +192,7 @@ class AppController(LibraryCommands, QObject):
         for t in self._threads:
             t.start()
         self._collection.emit(self.collection)
+        self.db_watch.start()
         if self.settings.adapter:
             self.set_adapter(self.settings.adapter)
         # The preload: the model (then the worker warms up what questions need), or,
@@ -198,6 +207,7 @@ class AppController(LibraryCommands, QObject):
         if self._shut_down:
             return
         self._shut_down = True
+        self.db_watch.stop()
         if self.request is not None:
             self.request.cancel.set()
         self.comparisons.cancel()
@@ -279,30 +289,48 @@ class AppController(LibraryCommands, QObject):
 
     def set_mode(self, mode: str) -> bool:
         """Choose the mode for the next message; False (and no change) if it can't run now."""
-        if mode not in MODES:
+        if not self.mode_choice.choose(mode, self.availability):
             return False
-        if self.unavailable_reason(mode):
-            return False
-        self.preferred_mode = mode
+        self._mode.emit(mode)
         self._settle_mode()
         return True
+
+    @property
+    def preferred_mode(self) -> str:
+        """The mode the user chose (the effective one, ``mode``, may be a fallback)."""
+        return self.mode_choice.preferred
+
+    @preferred_mode.setter
+    def preferred_mode(self, mode: str) -> None:
+        self.mode_choice.preferred = mode
+
+    @property
+    def remembered_mode(self) -> str:
+        """The mode to start with next time: RAG when "Model only" was chosen for want of documents."""
+        return self.mode_choice.remembered
 
     def unavailable_reason(self, mode: str) -> str | None:
         return None if self.availability is None else self.availability.get(mode)
 
     def _settle_mode(self) -> None:
-        """The effective mode: the preferred one if it can run, else the first that can."""
-        mode = self.preferred_mode
-        if self.unavailable_reason(mode):
-            mode = next((m for m in _FALLBACK if not self.unavailable_reason(m)), self.preferred_mode)
-        if mode != self.mode:
-            self.mode = mode
+        """Show the effective mode the core's policy picks for the current availability."""
+        self.mode = self.mode_choice.effective(self.availability)
         self.modeChanged.emit(self.mode)
 
     def _on_availability(self, reasons: dict) -> None:
         self.availability = dict(reasons)
+        self.mode_choice.reasons_changed(self.availability)
         self.availabilityChanged.emit()
         self._settle_mode()
+
+    def _on_choices(self, choices) -> None:
+        """The session's choices after a change: the adapter and collection shown are the session's."""
+        if choices.adapter != self.adapter:
+            self.adapter = choices.adapter  # e.g. None after the session refused an adapter
+            self.adapterChanged.emit()
+        if choices.collection and choices.collection != self.collection:
+            self.collection = choices.collection
+            self.collectionChanged.emit(choices.collection)
 
     def set_adapter(self, name: str | None) -> None:
         self.adapter = name or None
@@ -368,54 +396,6 @@ class AppController(LibraryCommands, QObject):
         if message:
             self.errorOccurred.emit("Could not answer", message)
         self.conversationsChanged.emit()
-
-    # -- conversations (cheap writes on the GUI's connection) ---------------
-
-    def list_conversations(self):
-        try:
-            return self.conversations.list()
-        except Exception as exc:  # noqa: BLE001
-            self.errorOccurred.emit("Could not read the conversations", describe(exc))
-            return []
-
-    def conversation_messages(self, conversation_id: int):
-        try:
-            return self.conversations.messages(conversation_id)
-        except Exception as exc:  # noqa: BLE001
-            self.errorOccurred.emit("Could not open the conversation", describe(exc))
-            return []
-
-    def rename_conversation(self, conversation_id: int, title: str) -> bool:
-        return self._conversation_op("Could not rename the conversation", self.conversations.rename, conversation_id, title)
-
-    def delete_conversation(self, conversation_id: int) -> bool:
-        return self._conversation_op("Could not delete the conversation", self.conversations.delete, conversation_id)
-
-    def export_conversation(self, conversation_id: int, path: str | os.PathLike, fmt: str | None = None) -> bool:
-        """Write a conversation to ``path`` as Markdown or JSON (by ``fmt`` or the file's suffix)."""
-        import json
-
-        path = Path(path)
-        fmt = fmt or ("json" if path.suffix.lower() == ".json" else "markdown")
-        try:
-            if fmt == "json":
-                text = json.dumps(self.conversations.export_json(conversation_id), indent=2, ensure_ascii=False)
-            else:
-                text = self.conversations.export_markdown(conversation_id)
-            path.write_text(text, encoding="utf-8")
-        except Exception as exc:  # noqa: BLE001
-            self.errorOccurred.emit("Could not export the conversation", describe(exc))
-            return False
-        return True
-
-    def _conversation_op(self, title: str, fn, *args) -> bool:
-        try:
-            fn(*args)
-        except Exception as exc:  # noqa: BLE001
-            self.errorOccurred.emit(title, describe(exc))
-            return False
-        self.conversationsChanged.emit()
-        return True
 
     # -- settings ----------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Turning exceptions into sentences, and showing them without stopping the app.
+"""Showing failures without stopping the app; their words come from ragdesk.errors.
 
 Dialogs are opened with ``open()`` (window-modal, non-blocking) rather than
 ``exec()``, so a worker's failure never freezes the event loop and tests can
@@ -7,46 +7,14 @@ find the visible box and press its buttons.
 
 from __future__ import annotations
 
-import errno
 import logging
 from typing import Callable
 
-import apsw
-
-from ragdesk.ui.logging_setup import log_file
+from ragdesk.errors import describe as core_describe
+from ragdesk.logging_setup import log_file
 from ragdesk.ui.qt import QDesktopServices, QMessageBox, QUrl, QWidget
 
 log = logging.getLogger(__name__)
-
-
-def _known_errors() -> tuple[type[BaseException], ...]:
-    """Core exception classes whose str() is already a sentence for the user."""
-    from ragdesk.chat.conversations import ConversationNotFound
-    from ragdesk.chat.modes import ModeError
-    from ragdesk.db import DatabaseError
-    from ragdesk.embedder import EmbeddingModelError
-    from ragdesk.llm.gguf_info import AdapterError, ModelLoadError
-    from ragdesk.llm.registry import ModelError
-    from ragdesk.store.collections import CollectionError
-    from ragdesk.training import TrainingError
-
-    known: list[type[BaseException]] = [
-        ConversationNotFound, ModeError, DatabaseError, EmbeddingModelError, AdapterError,
-        ModelLoadError, ModelError, CollectionError, TrainingError,
-    ]
-    try:  # engine-only errors (busy, not loaded) live with the engine
-        from ragdesk.llm.engine import EngineBusyError, NotLoadedError, PromptTooLongError
-
-        known += [EngineBusyError, NotLoadedError, PromptTooLongError]
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from ragdesk.llm.download import DownloadError
-
-        known.append(DownloadError)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(known)
 
 
 def sentence(text: str) -> str:
@@ -62,24 +30,7 @@ def sentence(text: str) -> str:
 
 def describe(exc: BaseException) -> str:
     """One clear sentence for ``exc``: what went wrong and, where we know it, what to do."""
-    if isinstance(exc, apsw.FullError) or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
-        return "The disk is full: free some space, then try again."
-    if isinstance(exc, (apsw.BusyError, apsw.LockedError)):
-        return (
-            "The database is locked by another program (perhaps another ragdesk window or command): "
-            "close it, then try again."
-        )
-    if isinstance(exc, apsw.CorruptError):
-        return "The database file is damaged; restore it from a backup or move it away to start afresh."
-    if isinstance(exc, apsw.ReadOnlyError) or (isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EROFS)):
-        return f"ragdesk may not write there: {exc}. Check the folder's permissions."
-    if isinstance(exc, MemoryError):
-        return "The computer ran out of memory: try a smaller model or a shorter context length."
-    if isinstance(exc, _known_errors()) or isinstance(exc, ValueError):
-        return sentence(str(exc))
-    if isinstance(exc, OSError):
-        return sentence(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
-    return sentence(f"something unexpected went wrong ({type(exc).__name__}: {exc})")
+    return sentence(core_describe(exc)[1])
 
 
 def show_error(parent: QWidget | None, message: str, title: str = "ragdesk") -> QMessageBox:

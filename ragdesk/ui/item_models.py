@@ -109,6 +109,7 @@ def hit_from_json(data: dict) -> Hit:
         score=float(data.get("score") or 0.0),
         similarity=data.get("similarity"),
         ocr_confidence=data.get("ocr_confidence"),
+        title=data.get("title"),
         copies=tuple(
             Copy(int(c.get("chunk_id", 0)), int(c.get("document_id", 0)), str(c.get("path", "")), c.get("page"))
             for c in data.get("copies") or ()
@@ -366,7 +367,9 @@ class SourceListModel(QAbstractListModel):
             head = f"[{ref.n}] " if ref.n is not None else ""
             where = f" · p. {hit.page}" if hit.page else ""
             tag = "  ·  cited" if ref.cited else ""
-            details = [hit.heading] if hit.heading else []
+            details = [hit.title] if hit.title else []
+            if hit.heading:
+                details.append(hit.heading)
             details.append(f"score {hit.score:.3f}")
             if hit.similarity is not None:
                 details.append(f"similarity {hit.similarity:.2f}")

@@ -14,25 +14,23 @@ from pathlib import Path
 
 from ragdesk import paths
 from ragdesk.llm.registry import DEFAULT_MODEL
+from ragdesk.chat.modes import MODE_ORDER, MODES
+from ragdesk.logging_setup import log_file
 from ragdesk.ui.look import style, theme
 from ragdesk.ui.chat.chat_view import ChatView
 from ragdesk.ui.chat.sources_panel import CitationsPanel
 from ragdesk.ui.compare.compare_view import CompareView
-from ragdesk.ui.controller import MODE_ORDER, AppController
+from ragdesk.ui.controller import AppController
 from ragdesk.ui.chat.conversations import ConversationsPanel
 from ragdesk.ui.errors import sentence, show_error
 from ragdesk.ui.library.jobs import summary_text
 from ragdesk.ui.library.library_panel import LibraryPanel, local_paths
-from ragdesk.ui.logging_setup import log_file
-from ragdesk.ui.chat.mode_bar import MODE_LABELS, ModeBar
+from ragdesk.ui.chat.mode_bar import ModeBar
 from ragdesk.ui.item_models import entry_from_answer, entry_from_message
+from ragdesk.ui.menus import build_menus
 from ragdesk.ui.chat.preload_status import PreloadStatus
 from ragdesk.ui.qt import (
-    QAction,
-    QActionGroup,
-    QDesktopServices,
     QFileDialog,
-    QKeySequence,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -40,7 +38,6 @@ from ragdesk.ui.qt import (
     QSplitter,
     Qt,
     QTabWidget,
-    QUrl,
     QVBoxLayout,
     QWidget,
 )
@@ -111,62 +108,13 @@ class MainWindow(QMainWindow):
         self.model_status.setObjectName("modelStatus")
         self.statusBar().addPermanentWidget(PreloadStatus(controller, self))
         self.statusBar().addPermanentWidget(self.model_status)
-        self._build_actions()
+        build_menus(self)
         self._wire()
         self._restore_state()
         self._update_chat_state()
         style.install()  # the look, once the widgets are built: one styling pass instead of one per widget
 
     # -- construction --------------------------------------------------------
-
-    def _build_actions(self) -> None:
-        c = self.controller
-        file_menu = self.menuBar().addMenu("&File")
-        self.new_chat_action = file_menu.addAction("New chat", self.new_chat)
-        self.new_chat_action.setShortcut(QKeySequence("Ctrl+N"))
-        add = file_menu.addAction("Add folder to library…", self.library.add_folder_dialog)
-        add.setShortcut(QKeySequence("Ctrl+O"))
-        file_menu.addAction("Add files to library…", self.library.add_files_dialog)
-        self.export_action = file_menu.addAction("Export conversation…", self._export_current)
-        file_menu.addSeparator()
-        settings = file_menu.addAction("Settings…", self.open_settings)
-        settings.setShortcuts([QKeySequence("Ctrl+,"), QKeySequence(QKeySequence.StandardKey.Preferences)])
-        file_menu.addSeparator()
-        quit_action = file_menu.addAction("Quit", self.close)
-        quit_action.setShortcut(QKeySequence("Ctrl+Q"))
-
-        models_menu = self.menuBar().addMenu("&Models")
-        models_menu.addAction("Load default model", lambda: c.load_model(DEFAULT_MODEL))
-        models_menu.addAction("Open model file…", self._open_model_file)
-        models_menu.addAction("Manage models…", self.open_model_manager)
-        models_menu.addAction("Train adapter…", self.open_train_dialog)
-
-        chat_menu = self.menuBar().addMenu("&Chat")
-        self.mode_actions: dict[str, QAction] = {}
-        group = QActionGroup(self)
-        for i, mode in enumerate(MODE_ORDER, start=1):
-            action = chat_menu.addAction(MODE_LABELS[mode])
-            action.setCheckable(True)
-            action.setShortcut(QKeySequence(f"Ctrl+{i}"))
-            action.triggered.connect(lambda _checked=False, m=mode: self.mode_bar.choose_mode(m))
-            group.addAction(action)
-            self.mode_actions[mode] = action
-        chat_menu.addSeparator()
-        self.stop_action = chat_menu.addAction("Stop answer", self.stop)
-        self.stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
-        self.stop_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        focus = chat_menu.addAction("Focus input", self.focus_input)
-        focus.setShortcut(QKeySequence("Ctrl+L"))
-        search = chat_menu.addAction("Search library", lambda: self.library.search.setFocus())
-        search.setShortcut(QKeySequence("Ctrl+F"))
-        chat_menu.addSeparator()
-        self.compare_action = chat_menu.addAction("Compare the modes", self.show_compare)
-        self.compare_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
-
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction("Open log folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_file().parent))))
-        help_menu.addAction("Open data folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.home()))))
-        help_menu.addAction("About ragdesk", self._about)
 
     def _wire(self) -> None:
         c = self.controller
@@ -281,7 +229,7 @@ class MainWindow(QMainWindow):
         else:
             self.chat.banner.hide()
             reason = c.unavailable_reason(c.mode)
-            label = MODE_LABELS.get(c.mode, c.mode)
+            label = MODES[c.mode].label if c.mode in MODES else c.mode
             if reason:
                 self.chat.set_input_state(False, f"{label} can't answer now: {sentence(reason)}")
             elif c.comparisons.running:
@@ -451,13 +399,17 @@ class MainWindow(QMainWindow):
         mode = state.value("chat/mode")
         if mode in MODE_ORDER:
             self.controller.preferred_mode = self.controller.mode = mode
+        collection = state.value("chat/collection")
+        if isinstance(collection, str) and collection:
+            self.controller.collection = collection  # the last used; replaced at the first read if it is gone
 
     def save_state(self) -> None:
         state = ui_state()
         state.setValue("window/geometry", self.saveGeometry())
         for key, splitter in self._splitters().items():
             state.setValue(key, splitter.saveState())
-        state.setValue("chat/mode", self.controller.preferred_mode)
+        state.setValue("chat/mode", self.controller.remembered_mode)
+        state.setValue("chat/collection", self.controller.collection)
         state.sync()
 
     def _splitters(self) -> dict[str, QSplitter]:

@@ -5,8 +5,9 @@ Each step prints one line, ``ok   <step>: <detail> (<seconds> s)``, so a person
 ``FAIL <step>: <sentence>`` and the run stops with exit code 1. The steps touch
 the same libraries a user's session does: Qt (offscreen), the main window,
 SQLite with sqlite-vec, the embedded embedding model, the search, PDFium and
-the bundled OCR models, and llama.cpp
-with the built-in default model. Everything happens in a temporary data folder
+the bundled OCR models, llama.cpp
+with the built-in default model, and an evaluation whose report draws its
+charts with matplotlib (what the Evaluation tab writes). Everything happens in a temporary data folder
 and nothing reaches the network, so it never touches the user's data.
 """
 
@@ -19,8 +20,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-STEPS = ("qt", "window", "store", "index", "search", "ocr", "llm")  # in order; the packaging test expects each
+STEPS = ("qt", "window", "store", "index", "search", "ocr", "llm", "eval")  # in order; the packaging test expects each
 QUERY = "How long do I have to return a product?"
+EVAL_ANSWER, EVAL_GOLD = "60 days", "returns-policy"  # from the sample documents (gold: file name, no extension)
 OCR_PHRASE = "ragdesk reads scans"
 
 
@@ -85,6 +87,7 @@ def run_self_test(out=None) -> int:
             run.step("search", lambda: _search(state))
             run.step("ocr", _ocr)
             run.step("llm", lambda: _llm(state))
+            run.step("eval", lambda: _eval(state))
         finally:
             _close(state)
             if previous_home is None:
@@ -193,6 +196,26 @@ def _llm(state: dict) -> str:
     if stats.completion_tokens == 0:
         raise SelfTestFailure(f"{entry.name} generated no tokens")
     return f"{entry.name} generated {stats.completion_tokens} tokens: {text.strip()[:40]!r}"
+
+
+def _eval(state: dict) -> str:
+    """One question, RAG against the model alone, scored; the HTML report with its matplotlib charts."""
+    from ragdesk import paths
+    from ragdesk.chat import ChatSession
+    from ragdesk.evaluation.qa import QAItem
+    from ragdesk.evaluation.report import write_report
+    from ragdesk.evaluation.runner import run_eval
+
+    session = ChatSession(state["store"], engine=state["engine"])
+    session.load_model(None)  # the llm step's model: already loaded, not loaded again
+    item = QAItem(QUERY, answer=EVAL_ANSWER, gold_doc=EVAL_GOLD)
+    run = run_eval(session, [item], ["rag"], collection="self-test", max_tokens=8)
+    report = write_report(run, paths.home() / "self-test-report", title="ragdesk self-test")
+    charts = report.read_text(encoding="utf-8").count("data:image/png;base64,")
+    if charts < 2:
+        raise SelfTestFailure(f"the evaluation report has {charts} charts instead of 2 (matplotlib)")
+    answers = sum(len(records) for records in run.records.values())
+    return f"{answers} answers ({', '.join(run.modes)}), report with {charts} charts ({report.stat().st_size // 1024} KB)"
 
 
 def _close(state: dict) -> None:

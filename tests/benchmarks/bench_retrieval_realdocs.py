@@ -14,7 +14,11 @@ folder unless ``--home`` names one to keep and reuse.
 
 Usage: python tests/benchmarks/bench_retrieval_realdocs.py [--work DIR] [--heldout]
        [--modes bm25,vector,hybrid[,hybrid+rerank]] [--reranker NAME|DIR] [--json OUT]
-       [--dump-rankings OUT]
+       [--dump-rankings OUT] [--off OPTIONS]
+
+A mode may name query-time search options to turn off for it (the ablation):
+``hybrid:fusion`` (plain RRF), ``hybrid:identifiers``, ``hybrid:dedupe``; ``--off``
+turns options off for the whole run, indexing included (``titles``, ``chrome``).
 """
 
 from __future__ import annotations
@@ -85,6 +89,20 @@ def open_store(cache: Path):
     return CachedStore()
 
 
+def switch_off(names: str):
+    """Turn off the query-time search options named (comma-separated); the previous options, or None.
+
+    ``identifiers`` (query side only: the index keeps its forms), ``dedupe``,
+    ``fusion`` (plain RRF). Index-time switches need their own index (``--off``).
+    """
+    if not names:
+        return None
+    from ragdesk.store import search_options
+
+    changes = {n: ("rrf" if n == "fusion" else False) for n in names.split(",") if n}
+    return search_options.use(search_options.active(), **changes)
+
+
 def run_modes(store, modes, queries, qrels, dump: dict | None) -> dict:
     """Per-query metrics and latency of each mode (``hybrid+rerank``: hybrid, then the reranker)."""
     from ragdesk.evaluation import retrieval as metrics
@@ -92,9 +110,11 @@ def run_modes(store, modes, queries, qrels, dump: dict | None) -> dict:
     ids = metrics.DocumentIds(qrels)
     results = {}
     for mode in modes:
-        base, _, extra = mode.partition("+")
+        mode_spec, _, switched_off = mode.partition(":")  # hybrid:fusion,dedupe = hybrid with those off
+        base, _, extra = mode_spec.partition("+")
         options = {"rerank": True} if extra == "rerank" else {}  # plain modes run on code without a reranker too
         per_query, latencies = {}, []
+        previous = switch_off(switched_off)
         for qid in (q for q in queries if q in qrels):
             start = time.perf_counter()
             hits = store.search(queries[qid], k=300, mode=base, **options)
@@ -106,6 +126,10 @@ def run_modes(store, modes, queries, qrels, dump: dict | None) -> dict:
                      None if h.similarity is None else round(h.similarity, 5))
                     for h in hits[:100]
                 ]
+        if previous is not None:
+            from ragdesk.store import search_options
+
+            search_options.use(previous)
         latencies.sort()
         p50 = latencies[len(latencies) // 2] if latencies else 0.0
         results[mode] = {"per_query": per_query, "p50_ms": p50}
@@ -150,7 +174,10 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="keep the index in this data folder and reuse it")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
     parser.add_argument("--dump-rankings", type=Path, help="write every mode's top-100 chunks per query (JSON)")
+    parser.add_argument("--off", default="", help="search options off for the whole run, index included "
+                        "(comma-separated: titles, identifiers, dedupe, chrome, fusion)")
     args = parser.parse_args()
+    switch_off(args.off)
 
     folder = build(args.work, heldout=args.heldout, with_print=args.with_print)
     if args.home:

@@ -100,6 +100,39 @@ QUERY_AWARE: dict[str, tuple[Fusion, Fusion]] = {
 }
 
 
+def production(rule) -> Fusion:
+    """ragdesk's own fusion (ragdesk.store.fusion) under ``rule``; needs the query, set per query by main()."""
+    def fuse(bm25: Ranked, vector: Ranked) -> list[str]:
+        from ragdesk.store import fusion
+        from ragdesk.store.search import Ranked as R
+
+        doc_of = {chunk: doc for doc, chunk, _, _ in [*bm25, *vector]}
+        fused = fusion.fuse([R(c, s, sim) for _, c, s, sim in vector], [R(c, s, sim) for _, c, s, sim in bm25],
+                            _QUERY[0], 100, rule)
+        return documents([(doc_of[r.chunk_id], r.chunk_id) for r in fused])
+    return fuse
+
+
+_QUERY = [""]  # the query being fused (production rules look at it)
+
+
+def production_rules() -> dict[str, Fusion]:
+    from ragdesk.store.fusion import FusionRule
+
+    rules = {}
+    for k in (10, 30, 60):
+        for wi in (1.0, 2.0, 3.0, 5.0):
+            for guard in (None, 1.2, 1.5, 2.0):
+                rule = FusionRule(rrf_k=k, ident_w_bm25=wi, guard=guard)
+                rules[f"ragdesk k={k} ident_w={wi} guard={guard}"] = production(rule)
+    for ki in (10, 30, 60):  # identifier queries get their own RRF constant
+        for wi in (3.0, 5.0, 10.0, 100.0):
+            for guard in (None, 1.5):
+                rule = FusionRule(rrf_k=60, ident_rrf_k=ki, ident_w_bm25=wi, guard=guard)
+                rules[f"ragdesk k=60 ident k={ki} w={wi} g={guard}"] = production(rule)
+    return rules
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("rankings", type=Path)
@@ -114,7 +147,7 @@ def main() -> None:
     folder = args.work / args.set
     splits = {name: metrics.load_qrels(folder / "qrels" / f"{name}.tsv") for name in ("dev", "test")}
     texts = metrics.load_queries(folder / "queries.jsonl")
-    rules = {name: (fuse, fuse) for name, fuse in CANDIDATES.items()} | QUERY_AWARE
+    rules = {name: (fuse, fuse) for name, fuse in {**CANDIDATES, **production_rules()}.items()} | QUERY_AWARE
     reports = {}
     for name, (if_ident, otherwise) in rules.items():
         per_split = {}
@@ -122,6 +155,7 @@ def main() -> None:
             per_query = {}
             for qid in (q for q in qrels if q in dump):
                 fuse = if_ident if has_identifier(texts[qid]) else otherwise
+                _QUERY[0] = texts[qid]
                 per_query[qid] = metrics.query_metrics(fuse(dump[qid]["bm25"], dump[qid]["vector"])[:100], qrels[qid])
             per_split[split] = metrics.report_of(per_query)
         reports[name] = per_split

@@ -7,12 +7,13 @@ started here is ended by the fixture that started it.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from support.threads import threads_for_tests  # noqa: F401 - re-exported for the server tests
 
 KETTLE = """# Aurora Kettle manual
 
@@ -26,11 +27,6 @@ The descaling indicator glows violet when it is time.
 The warranty lasts 7 years if the kettle is registered within 30 days of purchase.
 """
 BREAD = "Sourdough bread needs a starter made of flour and water, fed every day."
-
-
-def threads_for_tests(default: int = 1) -> int:
-    """llama.cpp threads for tests ($RAGDESK_TEST_THREADS)."""
-    return int(os.environ.get("RAGDESK_TEST_THREADS") or default)
 
 
 def free_port() -> int:

@@ -34,7 +34,11 @@ def extract_docx(data: bytes) -> Extracted:
             joiner.add(_table_text(block))
         else:
             joiner.add(block.text.strip(), level=_heading_level(block))
-    return joiner.result("docx")
+    try:
+        title = (document.core_properties.title or "").strip() or None
+    except Exception:
+        title = None  # damaged core properties only cost us the title
+    return joiner.result("docx", title)
 
 
 def _heading_level(paragraph) -> int | None:

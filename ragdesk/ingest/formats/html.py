@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 
+from ragdesk.ingest.chrome import chrome_kind, visible_chars
 from ragdesk.ingest.decode import looks_binary
 from ragdesk.ingest.document import Extracted, heading_path, push_heading, sections_from_starts
 from ragdesk.ingest.errors import SkipFile
@@ -35,17 +36,24 @@ _NONE, _CELL_GAP, _NEWLINE, _BLANK = range(4)
 _SEPARATORS = ("", "\t", "\n", "\n\n")
 
 
-def extract_html(data: bytes) -> Extracted:
-    """Visible text of an HTML page with its heading path sections."""
+def extract_html(data: bytes, drop_chrome: bool = True) -> Extracted:
+    """Visible text of an HTML page with its heading path sections.
+
+    With ``drop_chrome`` the page's navigation, sidebars, link lists, help
+    overlays, headers and footers are left out (``ragdesk.ingest.chrome``);
+    ``Extracted.dropped`` says how much of each.
+    """
     from bs4 import BeautifulSoup, NavigableString, Tag
 
     if looks_binary(data):
         raise SkipFile("binary content, not text")
     # Passing bytes lets BeautifulSoup honour <meta charset> and BOMs.
     soup = BeautifulSoup(data, "html.parser")
+    title_tag = soup.find("title")
+    page_title = _SPACES.sub(" ", title_tag.get_text(" ")).strip() if title_tag is not None else ""
     builder = _TextBuilder()
     stack: list[tuple[int, str]] = []
-    starts = []
+    dropped: dict[str, int] = {}
     # Iterative walk: ("enter", node) or ("exit", tag name); deep pages can't overflow.
     work: list = [("enter", soup)]
     pre_depth = 0
@@ -65,10 +73,16 @@ def extract_html(data: bytes) -> Extracted:
         name = node.name
         if name in _INVISIBLE or node.has_attr("hidden"):
             continue
+        if drop_chrome:
+            chrome = chrome_kind(node)
+            if chrome is not None:
+                dropped[chrome] = dropped.get(chrome, 0) + visible_chars(node)
+                builder.boundary(_BLANK)
+                continue
         level = _block_level(name)
         builder.boundary(level)
         if name in _HEADINGS:
-            title = _SPACES.sub(" ", node.get_text(" ")).strip()
+            title = _heading_text(node, drop_chrome)
             if title:
                 push_heading(stack, _HEADINGS[name], title)
                 builder.pending_mark = heading_path(stack)
@@ -78,7 +92,30 @@ def extract_html(data: bytes) -> Extracted:
         work.extend(("enter", child) for child in reversed(node.contents))
     text = builder.text()
     starts = [(pos, None, heading) for pos, heading in builder.marks]
-    return Extracted(text=text, sections=sections_from_starts(text, starts), kind="html")
+    return Extracted(
+        text=text,
+        sections=sections_from_starts(text, starts),
+        kind="html",
+        title=page_title or None,
+        dropped={kind: chars for kind, chars in dropped.items() if chars},
+    )
+
+
+def _heading_text(heading, drop_chrome: bool) -> str:
+    """A heading's visible words: not its buttons ("Copy item path"), nor, without chrome, its "¶"/"§" anchors."""
+    from bs4 import NavigableString, Tag
+
+    parts = []
+    work = list(reversed(heading.contents))
+    while work:
+        node = work.pop()
+        if isinstance(node, NavigableString):
+            if type(node) is NavigableString:
+                parts.append(str(node))
+        elif isinstance(node, Tag) and node.name not in _INVISIBLE and not node.has_attr("hidden"):
+            if not (drop_chrome and chrome_kind(node) is not None):
+                work.extend(reversed(node.contents))
+    return _SPACES.sub(" ", " ".join(parts)).strip()
 
 
 def _block_level(name: str) -> int:

@@ -15,6 +15,7 @@ from ragdesk.ingest.document import Extracted, push_heading, heading_path, secti
 # markdown-it counts lines after turning \r\n and \r into \n; so do we.
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n.*?^(?:---|\.\.\.)[ \t]*$", re.S | re.M)
+_FRONT_TITLE = re.compile(r"^title:[ \t]*(\S[^\r\n]*)$", re.M)
 
 
 @lru_cache(maxsize=2)
@@ -32,7 +33,14 @@ def _parser(inline: bool):
 def extract_markdown(data: bytes) -> Extracted:
     """Markdown text with one section per heading (path like ``"Guide > Install"``)."""
     text = decode_text(data)
-    return Extracted(text=text, sections=markdown_sections(text), kind="markdown")
+    front = _FRONT_MATTER.match(text)
+    title = _FRONT_TITLE.search(front.group()) if front else None
+    return Extracted(
+        text=text,
+        sections=markdown_sections(text),
+        kind="markdown",
+        title=title.group(1).strip().strip("\"'") if title else None,
+    )
 
 
 def markdown_sections(text: str) -> list:

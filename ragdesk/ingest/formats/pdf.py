@@ -35,6 +35,7 @@ def extract_pdf(data: bytes, reading: Reading = QUIET) -> Extracted:
         reader = _open(data)
         page_texts = _page_texts(reader)
         bookmarks = _bookmarks(reader)
+        doc_title = _metadata_title(reader)
     ocr_spans = ocr_pages(data, page_texts, reading)
     if not any(t.strip() for t in page_texts):
         raise SkipFile("no text found (no text layer, and no text that OCR could read)")
@@ -70,7 +71,19 @@ def extract_pdf(data: bytes, reading: Reading = QUIET) -> Extracted:
         read_by_ocr += [OcrSpan(offset + a, offset + b, c) for a, b, c in ocr_spans.get(index, [])]
         parts.append(page_text)
         offset += len(page_text)
-    return Extracted(text="".join(parts), sections=sections, kind="pdf", ocr=read_by_ocr)
+    return Extracted(text="".join(parts), sections=sections, kind="pdf", title=doc_title, ocr=read_by_ocr)
+
+
+def _metadata_title(reader) -> str | None:
+    """The document information dictionary's /Title, unless it is a file name."""
+    try:
+        title = " ".join(str((reader.metadata or {}).get("/Title") or "").split())
+    except Exception:
+        return None  # a broken info dictionary only costs us the title
+    # "Microsoft Word - report.doc", "draft.pdf": a converter's name for the file, not a title.
+    if not title or title.lower().endswith((".doc", ".docx", ".pdf", ".tex", ".dvi", ".odt")):
+        return None
+    return title
 
 
 def _open(data: bytes):

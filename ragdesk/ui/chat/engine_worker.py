@@ -28,6 +28,7 @@ class ModelWorker(ComparisonWork):
     modelLoaded = Signal(str, object)  # registry name, ModelInfo
     modelFailed = Signal(str, bool)  # sentence, whether a model is still loaded
     availability = Signal(dict)  # mode -> reason it can't run, or None
+    choices = Signal(object)  # the session's Choices, after every change (the controller shows these)
     catalog = Signal(object, object)  # models, adapters that fit the loaded model (all if none is)
     rerankers = Signal(object)  # names of the installed rerankers
     answerStarted = Signal(int, int)  # request id, conversation id
@@ -58,23 +59,11 @@ class ModelWorker(ComparisonWork):
 
     def _report_availability(self) -> None:
         from ragdesk.chat import MODES
-        from ragdesk.store.collections import CollectionError
 
         if self.session is None:
             return
-        name = self.session.collection or self.settings.default_collection
-        try:
-            self.store.collection(name)
-            missing = False
-        except CollectionError:
-            missing = True  # nothing indexed yet: say that, not "no collection named ..."
-        reasons = {}
-        for mode, spec in MODES.items():
-            reason = self.session.unavailable_reason(mode)
-            if reason and missing and spec.retrieval and not (spec.adapter and self.session.adapter_path is None):
-                reason = f"the collection '{name}' is empty: drop folders or files on the Library to add documents"
-            reasons[mode] = reason
-        self.availability.emit(reasons)
+        self.choices.emit(self.session.choices())
+        self.availability.emit({mode: self.session.unavailable_reason(mode) for mode in MODES})
 
     @Slot()
     def list_models(self) -> None:
@@ -145,6 +134,12 @@ class ModelWorker(ComparisonWork):
     def set_collection(self, name) -> None:
         if self.session is not None:
             self.session.collection = name
+            self._report_availability()
+
+    @Slot(str)
+    def set_mode(self, mode: str) -> None:
+        if self.session is not None:
+            self.session.mode = mode  # the mode the user prefers; each request names the one it runs in
             self._report_availability()
 
     @Slot()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 
+from ragdesk.chat.modes import MODES, label as mode_label
 from ragdesk.ui.look import style, theme
 from ragdesk.ui.chat.markdown import citation_number, render_markdown, render_plain
-from ragdesk.ui.chat.mode_bar import MODE_LABELS
 from ragdesk.ui.item_models import ChatEntry, plural
 from ragdesk.ui.qt import (
     QDesktopServices,
@@ -122,7 +122,7 @@ class MessageCard(QFrame):
         if e.role == "user":
             self.header.setText("<b>You</b>")
         else:
-            parts = [MODE_LABELS.get(e.mode or "", e.mode or "")] if e.mode else []
+            parts = [mode_label(e.mode)] if e.mode else []
             parts += [p for p in (e.model, e.adapter and f"adapter {e.adapter}") if p]
             meta = " · ".join(parts)
             self.header.setText(f"<b>Assistant</b>&nbsp;&nbsp;<span>{meta}</span>")
@@ -162,7 +162,7 @@ class MessageCard(QFrame):
         if e.sources:
             cited = sum(1 for x in e.sources if x.cited)
             bits.append(f"{cited} cited of {plural(len(e.sources), 'source')}")
-        elif e.mode in ("rag", "hybrid") and e.state != "streaming":
+        elif e.mode in MODES and MODES[e.mode].retrieval and e.state != "streaming":
             bits.append("no relevant passages found")
         self.footer.setText(" · ".join(bits))
         self.footer.setVisible(bool(bits))

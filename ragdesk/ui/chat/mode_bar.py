@@ -7,8 +7,7 @@ or adapter applies to the next message and never reloads the model.
 
 from __future__ import annotations
 
-from ragdesk.chat import MODES
-from ragdesk.ui.controller import MODE_ORDER
+from ragdesk.chat.modes import MODE_ORDER, MODES
 from ragdesk.ui.look import icons
 from ragdesk.ui.errors import sentence
 from ragdesk.ui.qt import (
@@ -27,13 +26,6 @@ from ragdesk.ui.qt import (
 )
 from ragdesk.ui.look.style import SPACE
 
-MODE_LABELS = {"rag": "RAG", "lora": "merged-LoRA", "hybrid": "hybrid", "closed": "Model only"}
-MODE_HELP = {
-    "rag": "Answers from your documents, citing the chunks it used.",
-    "lora": "Answers from what the LoRA adapter taught the model; no retrieval.",
-    "hybrid": "The adapter and retrieval together, with citations.",
-    "closed": "The model alone: no documents, no adapter.",
-}
 
 
 class ModeBar(QWidget):
@@ -61,7 +53,7 @@ class ModeBar(QWidget):
         for i, mode in enumerate(MODE_ORDER, start=1):
             button = QToolButton(self.segments)
             button.setObjectName(f"mode_{mode}")
-            button.setText(MODE_LABELS.get(mode, MODES[mode].label))
+            button.setText(MODES[mode].label)
             button.setCheckable(True)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             icons.set_icon(button, mode, size=16)
@@ -217,9 +209,9 @@ class ModeBar(QWidget):
             button.setEnabled(reason is None)
             hint = button.property("shortcut_hint")
             if reason:
-                button.setToolTip(f"{MODE_LABELS[mode]} is unavailable: {sentence(reason)}")
+                button.setToolTip(f"{MODES[mode].label} is unavailable: {sentence(reason)}")
             else:
-                button.setToolTip(f"{MODE_HELP[mode]} ({hint})")
+                button.setToolTip(f"{MODES[mode].help} ({hint})")
             button.setChecked(mode == c.mode)
 
     def _fill_collections(self) -> None:

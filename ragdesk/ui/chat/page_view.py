@@ -13,7 +13,7 @@ import os
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from ragdesk.ui.workers.threads import WorkerThread, close_then_quit
+from ragdesk.ui.workers.qthreads import WorkerThread, close_then_quit
 from ragdesk.ui.qt import (
     QColor,
     QHBoxLayout,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 from pathlib import PurePath
 
+from ragdesk.chat.modes import MODES
 from ragdesk.ui.look import icons, theme
 from ragdesk.ui.item_models import SOURCE_ROLE, ChatEntry, SourceListModel, SourceRef
 from ragdesk.ui.chat.page_view import PageViewer
@@ -140,7 +141,7 @@ class CitationsPanel(QWidget):
                 self.title.setText(
                     f"<b>Sources of the selected answer</b><br>{cited} cited, {len(entry.sources)} retrieved"
                 )
-            elif entry.mode in ("lora", "closed"):
+            elif entry.mode in MODES and not MODES[entry.mode].retrieval:
                 self.title.setText("<b>Sources</b><br>This answer did not use retrieval.")
             else:
                 self.title.setText("<b>Sources</b><br>No passage was relevant enough to give to the model.")
@@ -188,6 +189,8 @@ class CitationsPanel(QWidget):
             return
         hit = ref.hit
         bits = [f"<b>{_escape(ref.file_name)}</b>"]
+        if hit.title:
+            bits.append(f"<i>{_escape(hit.title)}</i>")
         if hit.page:
             slides = PurePath(hit.path).suffix.lower() == ".pptx"
             bits.append(f"{'slide' if slides else 'page'} {hit.page}")

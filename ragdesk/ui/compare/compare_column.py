@@ -12,9 +12,9 @@ import html
 
 from ragdesk.ui.look import style, theme
 from ragdesk.ui.errors import sentence
+from ragdesk.chat.modes import MODES
 from ragdesk.ui.chat.markdown import citation_number, render_markdown
 from ragdesk.ui.chat.message_card import MarkdownView
-from ragdesk.ui.chat.mode_bar import MODE_HELP, MODE_LABELS
 from ragdesk.ui.item_models import ChatEntry, plural
 from ragdesk.ui.qt import (
     QFrame,
@@ -27,9 +27,6 @@ from ragdesk.ui.qt import (
     Signal,
 )
 
-COLUMN_MODES = ("rag", "lora", "hybrid", "closed")  # left to right; closed-book is the optional baseline
-TITLES = {**MODE_LABELS, "closed": "closed-book"}
-HELP = {**MODE_HELP, "closed": "The base model alone, for reference: no documents, no adapter."}
 BADGES = {
     "idle": "", "unavailable": "Unavailable", "waiting": "Waiting", "generating": "● Generating…",
     "done": "Done", "stopped": "Stopped", "failed": "Failed", "not_run": "Not run",
@@ -48,7 +45,7 @@ def stats_text(entry: ChatEntry) -> str:
     if entry.sources:
         cited = sum(1 for x in entry.sources if x.cited)
         bits.append(f"{cited} of {plural(len(entry.sources), 'source')} cited")
-    elif entry.mode in ("rag", "hybrid"):
+    elif entry.mode in MODES and MODES[entry.mode].retrieval:
         bits.append("no relevant passage found")
     else:
         bits.append("no retrieval")
@@ -74,13 +71,13 @@ class ModeColumn(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(style.SPACE["sm"] + 2, style.SPACE["md"], style.SPACE["sm"] + 2, style.SPACE["sm"])
         layout.setSpacing(style.SPACE["xs"])
-        self.title = QLabel(f"<b>{TITLES[mode]}</b>", self)
+        self.title = QLabel(f"<b>{MODES[mode].label}</b>", self)
         self.title.setObjectName("columnTitle")
         self.badge = QLabel(self)  # under the title, so three columns fit a narrow page
         self.badge.setObjectName("columnBadge")
         layout.addWidget(self.title)
         layout.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignLeft)
-        self.help = QLabel(HELP[mode], self)
+        self.help = QLabel(MODES[mode].help, self)
         self.help.setObjectName("columnHelp")
         self.help.setWordWrap(True)
         layout.addWidget(self.help)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import html
 
+from ragdesk.chat.modes import BASELINE, MODE_ORDER, MODES
 from ragdesk.ui.chat.chat_view import ChatInput
-from ragdesk.ui.compare.compare_column import COLUMN_MODES, HELP, TITLES, ModeColumn
+from ragdesk.ui.compare.compare_column import ModeColumn
 from ragdesk.ui.errors import sentence
 from ragdesk.ui.evaluation.eval_panel import EvalPanel
 from ragdesk.ui.item_models import entry_from_answer
@@ -67,10 +68,10 @@ class CompareView(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("<b>Modes</b>", self))
         self.checks: dict[str, QCheckBox] = {}
-        for mode in COLUMN_MODES:
-            box = QCheckBox("closed-book baseline" if mode == "closed" else TITLES[mode], self)
+        for mode in MODE_ORDER:
+            box = QCheckBox(f"{MODES[mode].label} baseline" if mode == BASELINE else MODES[mode].label, self)
             box.setObjectName(f"compareMode_{mode}")
-            box.setChecked(mode != "closed")
+            box.setChecked(mode != BASELINE)
             box.toggled.connect(self._modes_changed)
             self.checks[mode] = box
             row.addWidget(box)
@@ -113,7 +114,7 @@ class CompareView(QWidget):
         columns = QHBoxLayout()
         columns.setSpacing(SPACE["sm"])
         self.columns: dict[str, ModeColumn] = {}
-        for mode in COLUMN_MODES:
+        for mode in MODE_ORDER:
             column = ModeColumn(mode, side)
             column.citationClicked.connect(self.citationClicked)
             column.selected.connect(self.entrySelected)
@@ -152,7 +153,7 @@ class CompareView(QWidget):
 
     def chosen_modes(self) -> list[str]:
         """The ticked modes, left to right (unavailable ones included: they are shown, not run)."""
-        return [m for m in COLUMN_MODES if self.checks[m].isChecked()]
+        return [m for m in MODE_ORDER if self.checks[m].isChecked()]
 
     def _modes_changed(self, *_args) -> None:
         for mode, column in self.columns.items():
@@ -166,7 +167,7 @@ class CompareView(QWidget):
         for mode, box in self.checks.items():
             reason = c.unavailable_reason(mode)
             box.setEnabled(not running and reason is None)
-            box.setToolTip(f"{TITLES[mode]} is unavailable: {sentence(reason)}" if reason else HELP[mode])
+            box.setToolTip(f"{MODES[mode].label} is unavailable: {sentence(reason)}" if reason else MODES[mode].help)
             column = self.columns[mode]
             if column.state in ("idle", "unavailable") and column.reason != reason:
                 column.set_idle(reason)
@@ -290,7 +291,7 @@ class CompareView(QWidget):
 
 
 def _modes_text(modes: list[str]) -> str:
-    names = [TITLES[m] for m in modes]
+    names = [MODES[m].label for m in modes]
     return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
 
 

@@ -16,6 +16,7 @@ import struct
 from pathlib import Path
 from typing import Callable
 
+from ragdesk.chat.modes import BASELINE, label as mode_label
 from ragdesk.ui.look import style, theme
 from ragdesk.ui.qt import (
     QDesktopServices,
@@ -40,7 +41,6 @@ FORMAT_HINT = (
     "The ticked modes answer every question; the closed-book baseline always runs too, for reference. "
     "No QA file? <code>ragdesk eval make-qa</code> writes one from a collection."
 )
-STEP_NAMES = {"rag": "RAG", "lora": "merged-LoRA", "hybrid": "hybrid", "closed": "closed-book", "report": "the report"}
 _PNG_IMG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]{32,})"')
 
 
@@ -257,14 +257,14 @@ class EvalPanel(QWidget):
             self.status.setText(f"There is no file {html.escape(path)}.")
             return None
         request = self.comparisons.evaluate(
-            str(Path(path).expanduser()), [m for m in self._modes() if m != "closed"],
+            str(Path(path).expanduser()), [m for m in self._modes() if m != BASELINE],
             limit=self.limit.value() or None, max_tokens=self.max_tokens.value(),
         )
         if request is None:
             return None
         self.request, self.outcome = request, None
         self.progress.setRange(0, 0)  # busy until the first step says how many answers there are
-        modes = ", ".join(STEP_NAMES[m] for m in ["closed", *request.modes])
+        modes = ", ".join(mode_label(m) for m in [BASELINE, *request.modes])
         self.status.setText(f"Starting: {modes}…")
         self.refresh()
         return request
@@ -286,7 +286,7 @@ class EvalPanel(QWidget):
         if mode == "report":
             self.status.setText("Writing the report…")
         elif mode:
-            self.status.setText(f"{done} of {total} answers · now answering: {STEP_NAMES.get(mode, mode)}")
+            self.status.setText(f"{done} of {total} answers · now answering: {'the report' if mode == 'report' else mode_label(mode)}")
         else:
             self.status.setText(f"0 of {total} answers · loading the questions…")
 

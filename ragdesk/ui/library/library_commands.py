@@ -36,7 +36,26 @@ class LibraryCommands:
 
     def _on_collections(self, infos, counts) -> None:
         self.collection_infos, self.source_counts = list(infos), dict(counts)
+        self._settle_collection()
         self.collectionsChanged.emit()
+
+    def _settle_collection(self) -> None:
+        """Stand on a collection that exists: the one chosen if it does, else the default, else the first.
+
+        Left alone while a job of this app is creating the chosen one.
+        """
+        names = sorted(info.name for info in self.collection_infos or [])
+        if not names or self.collection in names:
+            return
+        if any(job.collection == self.collection and not job.finished for job in self.jobs.values()):
+            return
+        default = self.settings.default_collection
+        self.set_collection(default if default in names else names[0])
+
+    def _on_external_change(self) -> None:
+        """Another program wrote to the database: re-read the library and which modes can run."""
+        self.refresh_collections()
+        self._refresh.emit()
 
     def document_text(self, document_id: int) -> str | None:
         try:

@@ -20,7 +20,8 @@ from collections import deque
 from dataclasses import dataclass
 
 from ragdesk.ui.qt import QObject, QTimer, Signal, Slot
-from ragdesk.ui.workers.threads import IndexJob, StoreWorker, WorkerThread
+from ragdesk.ui.workers.qthreads import WorkerThread
+from ragdesk.ui.workers.threads import IndexJob, StoreWorker
 
 log = logging.getLogger(__name__)
 

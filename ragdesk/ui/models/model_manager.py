@@ -19,12 +19,13 @@ from ragdesk.llm.registry import is_managed
 from ragdesk.ui.look import theme
 from ragdesk.ui.errors import confirm, sentence
 from ragdesk.ui.models.model_pages import DownloadPage, InstalledPage
-from ragdesk.ui.models.model_tasks import ModelTask, new_worker_thread
+from ragdesk.ui.models.model_tasks import ModelTask, ModelTasksWorker
 from ragdesk.ui.item_models import human_size, plural
 from ragdesk.ui.qt import (
     QColor, QDialog, QDialogButtonBox, QFileDialog, QFrame, QHBoxLayout, QLabel, QPalette, QProgressBar,
     QPushButton, QTabWidget, Qt, QVBoxLayout, QWidget, Signal,
 )
+from ragdesk.ui.workers.qthreads import new_worker_thread
 
 BUILTIN_TIP = "Built-in models ship with ragdesk and can't be deleted."
 BUSY_TIP = "Wait for the download to finish, or cancel it."
@@ -155,7 +156,8 @@ class ModelManagerDialog(QDialog):
     # -- the worker ---------------------------------------------------------------------
 
     def _start_worker(self) -> None:
-        worker, thread = new_worker_thread(self.registry_factory)
+        worker = ModelTasksWorker(self.registry_factory)
+        thread = new_worker_thread(worker, "ragdesk-models")  # held until it ends, even after the dialog closes
         self._submit.connect(worker.run)
         worker.listed.connect(self._on_listed)
         worker.progress.connect(self._on_progress)

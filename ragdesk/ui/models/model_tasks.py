@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 from ragdesk.ui.errors import describe
-from ragdesk.ui.qt import QApplication, QObject, QThread, Signal, Slot
-from ragdesk.ui.workers.threads import TaskWorker, Throttle, move_to_new_thread
+from ragdesk.ui.qt import Signal, Slot
+from ragdesk.ui.workers.threads import TaskWorker, Throttle
 
 log = logging.getLogger(__name__)
 
@@ -144,51 +144,3 @@ class ModelTasksWorker(TaskWorker):
         if self.registry is not None:
             self.registry.conn.close()
             self.registry = None
-
-
-class _ThreadKeeper(QObject):
-    """Keeps every model-manager thread referenced until it has ended.
-
-    A closed dialog's cancelled download may still be winding down, and a QThread
-    destroyed while it runs aborts the app; at exit every worker is stopped and waited for.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.live: dict = {}  # QThread -> its worker
-        app = QApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.wait_all)
-
-    def add(self, thread: QThread, worker: ModelTasksWorker) -> None:
-        self.live[thread] = worker
-        thread.finished.connect(self.reap)  # queued: this object lives in the GUI thread
-
-    @Slot()
-    def reap(self) -> None:
-        for thread in [t for t in self.live if t.isFinished()]:
-            thread.wait()
-            del self.live[thread]
-
-    @Slot()
-    def wait_all(self, timeout_ms: int = 15_000) -> None:
-        """Cancel what still runs, stop every worker, wait for the threads."""
-        for worker in list(self.live.values()):
-            worker.stop()
-        for thread in list(self.live):
-            thread.wait(timeout_ms)
-        self.reap()
-
-
-_keeper: _ThreadKeeper | None = None
-
-
-def new_worker_thread(registry_factory: Callable[[], object]) -> tuple[ModelTasksWorker, QThread]:
-    """A new worker moved to a new thread (start it once connected), kept alive until the thread ends."""
-    global _keeper
-    if _keeper is None:
-        _keeper = _ThreadKeeper()
-    worker = ModelTasksWorker(registry_factory)
-    thread = move_to_new_thread(worker, "ragdesk-models")
-    _keeper.add(thread, worker)
-    return worker, thread

@@ -16,7 +16,7 @@ from ragdesk.ui.qt import (
     QButtonGroup, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMetaObject, QObject,
     QPlainTextEdit, QPushButton, QRadioButton, Qt, QVBoxLayout, QWidget, Signal, Slot,
 )
-from ragdesk.ui.workers.threads import close_then_quit, move_to_new_thread
+from ragdesk.ui.workers.qthreads import close_then_quit, move_to_new_thread
 
 log = logging.getLogger(__name__)
 

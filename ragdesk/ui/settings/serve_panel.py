@@ -17,7 +17,7 @@ from ragdesk.ui.qt import (
     QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QObject, QPushButton, QSpinBox, Qt, Signal, Slot,
     QWidget,
 )
-from ragdesk.ui.workers.threads import close_then_quit, move_to_new_thread
+from ragdesk.ui.workers.qthreads import close_then_quit, move_to_new_thread
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,8 @@ from ragdesk.ui.qt import (
     QWidget, Signal,
 )
 from ragdesk.ui.training.train_form import TrainForm, muted_label, name_problem
-from ragdesk.ui.training.train_worker import Survey, TrainTask, new_worker_thread
+from ragdesk.ui.training.train_worker import Survey, TrainTask, TrainWorker
+from ragdesk.ui.workers.qthreads import new_worker_thread, retire, retiring, wait_retired
 
 SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse
 
@@ -44,7 +45,6 @@ class TrainDialog(QDialog):
         self.task: TrainTask | None = None  # the run in progress
         self.result = None  # the last completed JobResult
         self._worker = self._thread = None
-        self._retiring: list = []  # (thread, worker) of closed sessions, still winding down
         self._build()
         self._wire()
         self._fill_collections()
@@ -144,7 +144,8 @@ class TrainDialog(QDialog):
     # -- the worker ---------------------------------------------------------------
 
     def _start_worker(self) -> None:
-        worker, thread = new_worker_thread(self.controller.db_path, copy.deepcopy(self.controller.settings))
+        worker = TrainWorker(self.controller.db_path, copy.deepcopy(self.controller.settings))
+        thread = new_worker_thread(worker, "ragdesk-train", owner=self)
         self._train.connect(worker.train)
         self._survey.connect(worker.survey)
         worker.surveyed.connect(self._on_surveyed)
@@ -161,15 +162,13 @@ class TrainDialog(QDialog):
             return
         self._train.disconnect(self._worker.train)
         self._survey.disconnect(self._worker.survey)
-        self._worker.stop()
-        self._retiring.append((self._thread, self._worker))
+        retire(self._thread, self._worker, owner=self)  # cancelled; its thread is held until it ends
         self._worker = self._thread = None
 
     def _reap(self) -> None:
         ended = self.sender()
         if isinstance(ended, QThread):
             ended.wait(5000)  # it has emitted `finished`: only its last instructions remain
-        self._retiring = [(t, w) for t, w in self._retiring if not t.isFinished()]
         if self._worker is not None:
             self._survey.emit()  # the run that just wound down may be resumable now
         self._update()
@@ -177,7 +176,7 @@ class TrainDialog(QDialog):
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Cancel any run and wait for the worker threads (the window's close, and tests)."""
         self._release()
-        ok = all(t.wait(timeout_ms) for t, _w in self._retiring)
+        ok = wait_retired(self, timeout_ms)
         self._reap()
         return ok
 
@@ -346,7 +345,7 @@ class TrainDialog(QDialog):
 
     def _update(self) -> None:
         running = self.running
-        winding_down = any(t.isRunning() for t, _w in self._retiring)
+        winding_down = any(t.isRunning() for t in retiring(self))
         self.form.setEnabled(not running)
         run = self._resumable()
         if winding_down:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ragdesk.ui.errors import describe, sentence
-from ragdesk.ui.qt import QThread, Signal, Slot
-from ragdesk.ui.workers.threads import TaskWorker, Throttle, move_to_new_thread
+from ragdesk.ui.qt import Signal, Slot
+from ragdesk.ui.workers.threads import TaskWorker, Throttle
 
 log = logging.getLogger(__name__)
 
@@ -201,9 +201,3 @@ class TrainWorker(TaskWorker):
         if self.store is not None:
             self.store.close()
             self.store = self.registry = None
-
-
-def new_worker_thread(db_path, settings) -> tuple[TrainWorker, QThread]:
-    """A worker moved to a new, not yet started thread (connect its signals, then start it)."""
-    worker = TrainWorker(db_path, settings)
-    return worker, move_to_new_thread(worker, "ragdesk-train")

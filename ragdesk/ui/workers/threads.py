@@ -22,7 +22,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ragdesk.ui.errors import describe
-from ragdesk.ui.qt import QCoreApplication, QMetaObject, QObject, Qt, QThread, Signal, Slot
+from ragdesk.ui.qt import QMetaObject, QObject, Qt, Signal, Slot
+from ragdesk.ui.workers.qthreads import close_then_quit
 
 log = logging.getLogger(__name__)
 
@@ -183,49 +184,6 @@ class TaskWorker(QObject):
             return
         self._stopped = True
         close_then_quit(self)
-
-
-def close_then_quit(worker) -> None:
-    """In the worker's thread: ``worker.close()``, hand the object back to the GUI thread, quit the thread."""
-    try:
-        worker.close()
-    except Exception:  # noqa: BLE001 - shutting down anyway
-        log.exception("error while closing %s", type(worker).__name__)
-    app = QCoreApplication.instance()
-    thread = QThread.currentThread()
-    if app is not None and thread is not app.thread():
-        worker.moveToThread(app.thread())  # so the GUI thread may delete it safely
-        thread.quit()
-
-
-def move_to_new_thread(worker: QObject, name: str) -> QThread:
-    """A new, not yet started QThread named ``name`` that owns ``worker`` and calls its ``start``."""
-    thread = QThread()
-    thread.setObjectName(name)
-    worker.moveToThread(thread)
-    thread.started.connect(worker.start)
-    return thread
-
-
-class WorkerThread:
-    """A worker and the QThread it lives on."""
-
-    def __init__(self, worker: StoreWorker, name: str) -> None:
-        self.worker = worker
-        self.thread = move_to_new_thread(worker, name)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self, timeout_ms: int) -> bool:
-        """Ask the worker to shut down after its current call; True if the thread ended in time."""
-        if not self.thread.isRunning():
-            return True
-        QMetaObject.invokeMethod(self.worker, "shutdown", Qt.ConnectionType.QueuedConnection)
-        done = self.thread.wait(timeout_ms)
-        if not done:
-            log.warning("thread %s did not stop within %d ms", self.thread.objectName(), timeout_ms)
-        return done
 
 
 # ---------------------------------------------------------------------------- library
