@@ -6,8 +6,6 @@ asserted with token counts (ours and llama.cpp's own performance counters), neve
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from ragdesk.chat import ChatSession
@@ -102,9 +100,8 @@ def test_priming_after_an_adapter_change_evaluates_the_prefix_again(session, tin
     assert session.warm_up("hybrid")["primed_tokens"] == len(session.fixed_prefix_tokens("hybrid"))
 
 
-def test_prompt_evaluation_uses_every_core_by_default(tiny_model):
-    with Engine(n_ctx=256, n_threads=threads_for_tests(1)) as engine:
+def test_prompt_evaluation_threads_are_a_setting(tiny_model):
+    with Engine(n_ctx=256, n_threads=1, n_threads_batch=2) as engine:
         engine.load(tiny_model.gguf_path)
-        assert engine.n_threads_batch == max(1, os.cpu_count() or 1)
-        assert engine.llama.context_params.n_threads_batch == engine.n_threads_batch
-    assert Engine(n_threads=1, n_threads_batch=3).n_threads_batch == 3
+        assert engine.llama.context_params.n_threads_batch == 2
+    assert Engine(n_threads=1).n_threads_batch == 1  # by default: the decode threads

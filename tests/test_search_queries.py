@@ -162,6 +162,10 @@ def test_identifier_forms_at_index_and_query_time():
     assert identifiers("well 2024-01-05 3.14") == []  # numbers alone are not identifiers
     assert index_forms("CVE-2024-3094 and camelCase") == "cve20243094 camel case"
     assert query_phrases("std::vec::Vec") == ["stdvecvec", "std vec vec"]
+    from ragdesk.store.identifiers import names_identifier
+
+    assert all(names_identifier(q) for q in ("error E0382", "os.path.join", "CMAKE_BUILD_TYPE", "ISO-8601", "FindBoost"))
+    assert not any(names_identifier(q) for q in ("built-in types", "e.g. this", "a read-only file", "How is Vec grown?"))
 
 
 # -- point 3: copies take one slot ---------------------------------------------
@@ -239,16 +243,17 @@ def test_the_content_hash_is_computed_for_an_existing_database(tmp_path, monkeyp
 # -- point 5: the fusion -------------------------------------------------------
 
 
-def test_plain_rrf_lets_the_vector_list_outvote_an_exact_code_and_the_tuned_fusion_does_not(idents):
+def test_the_fusion_switch_chooses_plain_rrf_or_the_tuned_rule(idents):
     from ragdesk.store import search_options
 
     previous = search_options.use(fusion="rrf")
     try:
-        plain = top(idents, "CVE-2024-3094", "hybrid")
+        plain = idents.search("CVE-2024-3094", k=3, mode="hybrid")
     finally:
         search_options.use(previous)
-    assert plain == "cve-decoy.txt"  # what issue #11 reported: the exact match loses under plain RRF
-    assert top(idents, "CVE-2024-3094", "hybrid") == "cve.txt"
+    tuned = idents.search("CVE-2024-3094", k=3, mode="hybrid")
+    assert plain[0].score <= 2 / 61 + 1e-9  # RRF k=60: at most 1/61 from each list
+    assert tuned[0].score > 5 / 11 and Path(tuned[0].path).name == "cve.txt"  # k=10, BM25 weighted 5:1
 
 
 def test_the_guard_keeps_a_clear_bm25_winner_first_and_only_then():

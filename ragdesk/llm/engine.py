@@ -91,9 +91,11 @@ class Engine(Generation):
     ) -> None:
         self._n_ctx_setting = int(n_ctx)
         self.n_threads = n_threads
-        # Prompt evaluation is one big batch: it scales with cores where token-by-token
-        # decoding does not, so by default it takes every core (llama.cpp's own default).
-        self.n_threads_batch = n_threads_batch or max(n_threads or 1, os.cpu_count() or 1)
+        # Prompt evaluation is one big batch and can use more threads than decoding
+        # (Settings.n_threads_batch, e.g. every core on an idle machine); by default it
+        # uses the decode threads: measured on a busy 2-core machine, 2 batch threads
+        # made prompts slower (bench_first_answer.py, README).
+        self.n_threads_batch = n_threads_batch or n_threads or max(1, (os.cpu_count() or 2) // 2)
         self.n_gpu_layers = int(n_gpu_layers)
         self.seed = int(seed)
         self.n_batch = int(n_batch)

@@ -56,6 +56,24 @@ def identifiers(text: str) -> list[str]:
     return list(found)
 
 
+_PLAIN_COMPOUND = re.compile(r"[^\W\d_]+(?:[-/'][^\W\d_]+)*")
+
+
+def names_identifier(query: str) -> bool:
+    """Whether a query names a code or a name (the fusion leans on BM25 then).
+
+    Stricter than ``identifiers``: hyphenated words (``built-in``, ``read-only``)
+    and abbreviations (``e.g``) are prose, not names.
+    """
+    for token in identifiers(query):
+        if _PLAIN_COMPOUND.fullmatch(token) and not any(len(pieces(r)) > 1 for r in _RUN.findall(token)):
+            continue
+        if max(len(r) for r in _RUN.findall(token)) < 2:
+            continue
+        return True
+    return False
+
+
 def joined(token: str) -> str | None:
     """The token's letters and digits run together in lower case, when it has several runs."""
     runs = _RUN.findall(token)

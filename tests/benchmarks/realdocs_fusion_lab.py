@@ -125,6 +125,11 @@ def production_rules() -> dict[str, Fusion]:
             for guard in (None, 1.2, 1.5, 2.0):
                 rule = FusionRule(rrf_k=k, ident_w_bm25=wi, guard=guard)
                 rules[f"ragdesk k={k} ident_w={wi} guard={guard}"] = production(rule)
+    for ki in (10, 30, 60):  # identifier queries get their own RRF constant
+        for wi in (3.0, 5.0, 10.0, 100.0):
+            for guard in (None, 1.5):
+                rule = FusionRule(rrf_k=60, ident_rrf_k=ki, ident_w_bm25=wi, guard=guard)
+                rules[f"ragdesk k=60 ident k={ki} w={wi} g={guard}"] = production(rule)
     return rules
 
 
