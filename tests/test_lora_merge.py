@@ -93,6 +93,7 @@ def test_merge_into_quantized_base_keeps_other_tensors_quantized(tiny, adapter, 
     assert llama_greedy(_load(merged), tokens, 12) == llama_greedy(base, tokens, 12)
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 @pytest.mark.parametrize("quant,expected", [("Q8_0", "Q8_0"), ("q4_k_m", None)])
 def test_quantized_output_loads(tiny, adapter, tmp_path, quant, expected):
     out = merge_lora(tiny.gguf_path, adapter, tmp_path / "out.gguf", quant=quant)

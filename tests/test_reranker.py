@@ -170,6 +170,7 @@ def hub(monkeypatch, tiny_reranker):
         yield server
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_pull_a_reranker_through_snapshot_download(hub, ragdesk_home, tiny_reranker):
     from ragdesk.llm.reranker_pull import pull_reranker
 
