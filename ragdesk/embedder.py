@@ -186,7 +186,7 @@ class Embedder:
             return encoder.encode([text])[0]
         import torch
 
-        self.model  # load first, with every thread
+        _ = self.model  # load first, with every thread
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:

@@ -6,13 +6,13 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from support.threads import threads_for_tests
+from test_eval_runner import make_folder, session  # noqa: F401 - session is a fixture
 
 from ragdesk.chat import ModeError
 from ragdesk.cli import cli
 from ragdesk.compare import compare, latency_ms, plan_modes
 from ragdesk.settings import Settings
-from test_eval_runner import make_folder, session  # noqa: F401 - session is a fixture
-from support.threads import threads_for_tests
 
 QUESTION = "When was the harbour of Velmora rebuilt?"
 

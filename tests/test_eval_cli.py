@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.threads import threads_for_tests
+from test_eval_runner import QUESTIONS, make_folder
 
 from ragdesk.cli import cli
 from ragdesk.evaluation.qa import parse_label
 from ragdesk.settings import Settings
-from test_eval_runner import QUESTIONS, make_folder
-from support.threads import threads_for_tests
 
 
 @pytest.fixture

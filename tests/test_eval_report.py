@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ragdesk.evaluation.qa import AnswerRecord, QAItem, YES_NO_MAYBE
+from ragdesk.evaluation.qa import YES_NO_MAYBE, AnswerRecord, QAItem
 from ragdesk.evaluation.report import REPORT_FILE, RESULTS_FILE, render_html, write_report
 from ragdesk.evaluation.runner import EvalRun
 

@@ -12,12 +12,12 @@ import statistics
 from pathlib import Path
 
 import pytest
+from support.threads import threads_for_tests
 
 from ragdesk.chat import ChatSession
-from ragdesk.evaluation.qa import QAItem, YES_NO_MAYBE, parse_label, token_f1
+from ragdesk.evaluation.qa import YES_NO_MAYBE, QAItem, parse_label, token_f1
 from ragdesk.evaluation.runner import EvalError, EvalRun, MissingAdapterError, label_instruction, run_eval
 from ragdesk.settings import Settings
-from support.threads import threads_for_tests
 
 DOCS = {
     "zephyr.txt": "The Zephyr turbine converts wind into electricity. It was installed in Norway in 2019.",

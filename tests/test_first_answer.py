@@ -7,11 +7,11 @@ asserted with token counts (ours and llama.cpp's own performance counters), neve
 from __future__ import annotations
 
 import pytest
+from support.threads import threads_for_tests
 
 from ragdesk.chat import ChatSession
 from ragdesk.chat.progress import Stage, reading_detail
 from ragdesk.llm.engine import Engine
-from support.threads import threads_for_tests
 
 KETTLE = "The kettle must be descaled every six weeks with citric acid. " * 3
 BREAD = "Sourdough needs a starter of flour and water fed daily, then a long cold proof."

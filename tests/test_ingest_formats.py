@@ -8,14 +8,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from support import documents as D
+from support import office as O
 
 from ragdesk.ingest import SkipFile, check_sections, extract
 from ragdesk.ingest.formats import table
 from ragdesk.ingest.formats.delimited import extract_delimited
 from ragdesk.ingest.loader import LoadedFile
 from ragdesk.ingest.zipsafe import MAX_UNPACKED_BYTES
-from support import documents as D
-from support import office as O
 
 
 def read(path: Path):

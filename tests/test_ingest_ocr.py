@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import office as O
 
 from ragdesk.ingest import Chunker, SkipFile, check_sections, extract, load_tokenizer
 from ragdesk.ingest.errors import Cancelled
 from ragdesk.ingest.loader import LoadedFile
 from ragdesk.ingest.reading import Reading
-from support import office as O
 
 TEXT_PAGE = "Granite from the northern cape was quarried for the harbour lighthouse in 1871."
 

@@ -7,11 +7,7 @@ import os
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
-from ragdesk.cli.lora_cmds import lora  # noqa: F401  (registers the group on the root cli)
-from ragdesk.cli.root import cli
-from ragdesk.llm.gguf_tensors import dequantize, field_value, open_gguf, tensor_map
-from ragdesk.llm.lora_merge import LoraMergeError, merge_lora
+from support.threads import threads_for_tests
 from support.tiny_models import (
     WIDE_SHAPE,
     build_random_lora_gguf,
@@ -21,7 +17,11 @@ from support.tiny_models import (
     load_llama_adapter,
     set_llama_adapters,
 )
-from support.threads import threads_for_tests
+
+from ragdesk.cli.lora_cmds import lora  # noqa: F401  (registers the group on the root cli)
+from ragdesk.cli.root import cli
+from ragdesk.llm.gguf_tensors import dequantize, field_value, open_gguf, tensor_map
+from ragdesk.llm.lora_merge import LoraMergeError, merge_lora
 
 llama_cpp = pytest.importorskip("llama_cpp")
 ALL_TARGETS = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down", "output", "token_embd")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from support.threads import threads_for_tests
 
 from ragdesk.evaluation.qa import answer_tokens
 from ragdesk.qagen import (
@@ -18,7 +19,6 @@ from ragdesk.qagen import (
     tidy_answer,
 )
 from ragdesk.records import Hit
-from support.threads import threads_for_tests
 
 CHUNK = (
     "The Velmora lighthouse was built in 1887 by the engineer Ada Brenner. It is 42 metres tall, and its "

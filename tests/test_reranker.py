@@ -134,7 +134,7 @@ def test_rerankers_in_the_registry_and_the_cli(ragdesk_home, tiny_reranker, tmp_
 def test_migration_keeps_models_and_allows_the_reranker_kind(tmp_path):
     path = tmp_path / "old.db"
     conn = apsw.Connection(str(path))
-    for name, fn in migrations.MIGRATIONS[:4]:  # a database as ragdesk wrote it before rerankers
+    for _name, fn in migrations.MIGRATIONS[:4]:  # a database as ragdesk wrote it before rerankers
         fn(conn)
     conn.execute("PRAGMA user_version = 4")
     conn.execute("INSERT INTO models (name, kind, path, meta, added_at) VALUES ('m', 'model', '/m.gguf', '{}', 1)")

@@ -14,7 +14,6 @@ import time
 import httpx2
 import openai
 import pytest
-
 from support.serving import prepare_home
 
 KEY = "test-key"

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import apsw
 import pytest
-
 from support.documents import BAD_SAMPLE_FILES, build_sample_folder
 
 RAGDESK = [sys.executable, "-m", "ragdesk"]

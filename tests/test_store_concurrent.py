@@ -7,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import apsw
+import pytest
 
 RAGDESK = [sys.executable, "-m", "ragdesk"]
 

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from test_store import DOCS, orphan_counts, write_docs
 
 from ragdesk import db

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from ragdesk.llm.gguf_tensors import field_value, open_gguf
+from support.threads import threads_for_tests
 from support.tiny_models import (
     WIDE_SHAPE,
     build_random_lora_gguf,
@@ -21,7 +20,8 @@ from support.tiny_models import (
     load_llama_adapter,
     set_llama_adapters,
 )
-from support.threads import threads_for_tests
+
+from ragdesk.llm.gguf_tensors import field_value, open_gguf
 
 PROMPT = "The capital of France is"
 

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.threads import threads_for_tests
+from support.tiny_models import hf_greedy, llama_last_logits, load_llama_adapter, set_llama_adapters
+from support.tiny_twins import TWINS, build_twin
 
 from ragdesk import paths
 from ragdesk.llm import architectures, catalogue
 from ragdesk.llm.architectures import TRAINABLE
 from ragdesk.training import BaseModelError, UnsupportedArchitectureError
 from ragdesk.training.job import TrainRequest, run_job
-from support.tiny_models import hf_greedy, llama_last_logits, load_llama_adapter, set_llama_adapters
-from support.tiny_twins import TWINS, build_twin
-from support.threads import threads_for_tests
 
 llama_cpp = pytest.importorskip("llama_cpp")
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")

@@ -13,10 +13,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from support.threads import threads_for_tests
 from test_eval_runner import make_folder
 from test_ui_chat import click_citation, pick, register_tiny
 from ui_screenshots import WAIT_MS, make_window, save_screenshot, urls_opened_by_click, wait_job, window_on_sample_docs  # noqa: F401 - make_window is a fixture
-from support.threads import threads_for_tests
 
 from ragdesk.ui.compare.compare_worker import ComparisonWork
 from ragdesk.ui.qt import Qt

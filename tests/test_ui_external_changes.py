@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from ui_screenshots import WAIT_MS, make_window  # noqa: F401 - make_window is a fixture
 
 from ragdesk.settings import Settings

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from test_store import write_docs
 from ui_screenshots import WAIT_MS, drop, make_window, save_screenshot, test_settings, wait_job  # noqa: F401
-
-import pytest
 
 from ragdesk.settings import Settings
 from ragdesk.store import KnowledgeStore

@@ -49,7 +49,9 @@ def main() -> None:
             print(f"[{name} -> {engine}] indexed {n} abstracts -> {report.chunks_added} chunks in {t.seconds:.0f} s")
             results = {}
             for mode in ("vector", "bm25", "hybrid"):
-                ranked = lambda text: metrics.ranked_documents(store.search(text, k=300, mode=mode))[:100]
+                def ranked(text, mode=mode):
+                    return metrics.ranked_documents(store.search(text, k=300, mode=mode))[:100]
+
                 with Timer() as t:
                     scores = metrics.evaluate(queries, qrels, ranked)
                 results[mode] = scores.to_json()

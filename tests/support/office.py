@@ -187,7 +187,7 @@ SCAN_LINES = [
 
 def text_image(lines=SCAN_LINES, width: int = 1240, size: int = 34, margin: int = 80):
     """A white page image with ``lines`` in black, like a scanned letter (150 DPI A4 width)."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
     height = max(400, margin * 2 + len(lines) * size * 2)
     image = Image.new("RGB", (width, height), "white")
