@@ -69,8 +69,8 @@ def run_gui(qt_args: list[str] | None = None) -> int:
     if icon is not None:
         app.setWindowIcon(QIcon(str(icon)))
 
-    from ragdesk.ui.errors import describe
     from ragdesk.logging_setup import log_file
+    from ragdesk.ui.errors import describe
     from ragdesk.ui.main_window import create_main_window
 
     try:

@@ -14,8 +14,8 @@ Call it on the thread that owns the Engine (the model worker).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from ragdesk.chat.modes import BASELINE, MODE_ORDER, ModeError, get_mode
 

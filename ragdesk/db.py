@@ -9,9 +9,10 @@ load the sqlite-vec extension, and it never opens transactions behind our back.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import apsw
 import sqlite_vec

@@ -7,8 +7,8 @@ no display: it shows the app's main job end to end with the embedded defaults
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 SAMPLE_DOCS = Path(__file__).parent / "sample_docs"
 DEMO_COLLECTION = "sample-docs"

@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ragdesk.embedding.quiet import quiet_transformers
 from ragdesk.errors import RagdeskError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -105,17 +106,6 @@ def known_max_tokens(name: str) -> int | None:
         return None
 
 
-def _quiet_transformers() -> None:
-    """No weight-loading progress bars or warnings on the user's terminal."""
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
-        pass
-
-
 class Embedder:
     """One sentence-transformers model; vectors are L2-normalised float32."""
 
@@ -143,7 +133,7 @@ class Embedder:
             if model is None:
                 from sentence_transformers import SentenceTransformer
 
-                _quiet_transformers()
+                quiet_transformers()
                 try:
                     model = SentenceTransformer(resolve_model_path(self.name), device=self.device)
                 except Exception as exc:  # noqa: BLE001
@@ -196,7 +186,7 @@ class Embedder:
             return encoder.encode([text])[0]
         import torch
 
-        self.model  # load first, with every thread
+        _ = self.model  # load first, with every thread
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:

@@ -21,7 +21,14 @@ import re
 
 import numpy as np
 
-from ragdesk.embedder import DEFAULT_MODEL, Embedder, EmbedderProtocol, known_dimension, known_max_tokens, load_tokenizer
+from ragdesk.embedder import (
+    DEFAULT_MODEL,
+    Embedder,
+    EmbedderProtocol,
+    known_dimension,
+    known_max_tokens,
+    load_tokenizer,
+)
 
 FAKE_ENV = "RAGDESK_FAKE_EMBEDDER"  # "1": the deterministic HashEmbedder (fast tests), never the real model
 

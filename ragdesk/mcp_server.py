@@ -11,8 +11,9 @@ Nothing but the protocol may be written to stdout.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from ragdesk.server import protocol
 from ragdesk.server.backend import AskParams, Backend

@@ -9,7 +9,7 @@ Never edit a migration that has shipped: append a new one.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import apsw
 

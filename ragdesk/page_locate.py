@@ -33,7 +33,7 @@ class PageView:
 
     page: int
     pages: int
-    image: "Image.Image"
+    image: Image.Image
     boxes: list[Box] = field(default_factory=list)
     by_ocr: bool = False  # the boxes come from reading the page image again
 

@@ -20,8 +20,8 @@ filter.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Callable, Sequence
 
 from ragdesk.evaluation.qa import answer_tokens, contains_answer, token_f1
 from ragdesk.records import Hit, doc_id_for

@@ -90,9 +90,9 @@ class Reranker:
                 inspect_folder(self.path)
                 from sentence_transformers import CrossEncoder
 
-                from ragdesk.embedder import _quiet_transformers
+                from ragdesk.embedding.quiet import quiet_transformers
 
-                _quiet_transformers()
+                quiet_transformers()
                 try:
                     model = CrossEncoder(self.path, device=self.device, local_files_only=True)
                 except Exception as exc:  # noqa: BLE001 - any failure is "cannot load"

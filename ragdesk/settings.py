@@ -103,7 +103,7 @@ class Settings:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "Settings":
+    def load(cls, path: Path | None = None) -> Settings:
         """Read settings; a missing or unreadable file gives the defaults."""
         path = path or paths.settings_path()
         try:

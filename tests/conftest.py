@@ -51,8 +51,9 @@ def fake_embedder(request, monkeypatch):
 @pytest.fixture
 def store(ragdesk_home):
     """A KnowledgeStore on a fresh database in the test's data folder."""
-    from ragdesk.store import KnowledgeStore
     from support.threads import threads_for_tests
+
+    from ragdesk.store import KnowledgeStore
 
     with KnowledgeStore() as s:
         s.settings.n_threads = threads_for_tests(s.settings.n_threads)  # what real-model sessions on it use

@@ -11,15 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+from support.threads import threads_for_tests
 
-from ragdesk.chat import ChatSession, ModeError
-from ragdesk.chat import citations
+from ragdesk.chat import ChatSession, ModeError, citations
 from ragdesk.chat.budget import fit
 from ragdesk.chat.modes import MODE_ORDER, MODES, effective_mode, get_mode, unavailable_reason
 from ragdesk.chat.prompts import SOURCE_CLOSE, build_messages, neutralise
 from ragdesk.llm.engine import Engine
 from ragdesk.records import Hit
-from support.threads import threads_for_tests
 
 
 def hit(n: int, text: str = "", path: str = "/docs/a.txt") -> Hit:
@@ -89,10 +88,14 @@ def test_no_relevant_sources_tells_the_model():
 def test_budget_drops_oldest_turns_then_sources_then_truncates_at_a_word():
     from ragdesk.chat.prompts import Turn
 
-    count = lambda text: len(text.split())  # a word-level "tokenizer" makes the arithmetic visible
-    measure = lambda msgs: sum(count(m["content"]) for m in msgs)
+    def count(text):  # a word-level "tokenizer" makes the arithmetic visible
+        return len(text.split())
+
+    def measure(msgs):
+        return sum(count(m["content"]) for m in msgs)
+
     history = [Turn(f"question {i} " * 10, f"answer {i} " * 10) for i in range(3)]
-    sources = [hit(i, ("word%d " % i) * 40) for i in range(1, 4)]
+    sources = [hit(i, (f"word{i} ") * 40) for i in range(1, 4)]
     frame = measure(build_messages("Q?", sources=[hit(1, "x")])) - 1  # prompt around one source
 
     roomy = fit("Q?", history=history, sources=sources, n_ctx=10_000, reserve=100, measure=measure, count=count)
@@ -212,6 +215,7 @@ s.ask("second question", mode="closed", max_tokens=100000 // 100, conversation_i
 """
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_messages_survive_a_kill(tiny_model, ragdesk_home, tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-c", ASK_SCRIPT, str(tiny_model.gguf_path)],
@@ -222,8 +226,8 @@ def test_messages_survive_a_kill(tiny_model, ragdesk_home, tmp_path):
     time.sleep(0.5)  # the second answer is streaming now
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    from ragdesk.store import KnowledgeStore
     from ragdesk.chat.conversations import ConversationStore
+    from ragdesk.store import KnowledgeStore
 
     with KnowledgeStore() as store:
         messages = ConversationStore(store.conn).messages(int(line.split()[1]))
@@ -267,8 +271,8 @@ def test_a_fake_leading_source_fence_is_dropped(pieces, expected):
 def test_interactive_chat_switches_mode_in_place(store, tiny_model, tiny_lora):
     from click.testing import CliRunner
 
-    from ragdesk.cli import cli
     from ragdesk.chat.conversations import ConversationStore
+    from ragdesk.cli import cli
 
     store.settings.n_threads = threads_for_tests(1)
     store.settings.save()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from support.threads import threads_for_tests
 
 from ragdesk.chat import ChatSession
 from ragdesk.llm.engine import Engine
-from support.threads import threads_for_tests
 
 pytestmark = pytest.mark.slow
 

@@ -6,13 +6,13 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from support.threads import threads_for_tests
+from test_eval_runner import make_folder, session  # noqa: F401 - session is a fixture
 
 from ragdesk.chat import ModeError
 from ragdesk.cli import cli
 from ragdesk.compare import compare, latency_ms, plan_modes
 from ragdesk.settings import Settings
-from test_eval_runner import make_folder, session  # noqa: F401 - session is a fixture
-from support.threads import threads_for_tests
 
 QUESTION = "When was the harbour of Velmora rebuilt?"
 
@@ -51,6 +51,7 @@ def test_three_modes_stream_in_turn_on_one_engine(session):
     assert session.conversations.list() == []  # not saved unless persist=True
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_greedy_comparisons_repeat_exactly(session):
     first = compare(session, QUESTION, ["closed", "lora"], max_tokens=10)
     again = compare(session, QUESTION, ["closed", "lora"], max_tokens=10)
@@ -87,6 +88,7 @@ def indexed_home(store, tmp_path):
     store.index([make_folder(tmp_path / "docs")])
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_cli_compare_json(indexed_home, tiny_model, tiny_lora):
     result = CliRunner().invoke(cli, ["compare", QUESTION, "--modes", "rag,lora,hybrid", "--model",
                                       str(tiny_model.gguf_path), "--lora", str(tiny_lora), "--max-tokens", "8",

@@ -10,6 +10,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +59,7 @@ def _imports():
                 yield name.split(".")[0], path.relative_to(ROOT), node.lineno, id(node) in top_level
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_every_third_party_import_is_a_declared_dependency():
     declared = _declared()
     providers = importlib.metadata.packages_distributions()
@@ -83,6 +85,7 @@ def test_the_dependency_bounds_cover_the_features_used():
         assert Requirement(deps[name]).specifier.contains(installed, prereleases=True), (name, installed)
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_no_posix_only_module_is_imported_at_module_level():
     offenders = [f"{p}:{line} {m}" for m, p, line, top in _imports() if top and m in POSIX_ONLY]
     assert not offenders, offenders

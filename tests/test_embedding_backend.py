@@ -100,6 +100,7 @@ def test_a_damaged_copy_is_noticed_and_rebuilt(private_cache, caplog):
     assert embedder.encode(["a lantern with a dead battery"]).shape == (1, 384)
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_an_unwritable_cache_falls_back_to_pytorch_with_the_reason_logged(tmp_path, monkeypatch, caplog):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the cache folder should be")

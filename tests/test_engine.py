@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from support.threads import threads_for_tests
+from support.tiny_models import WIDE_SHAPE, build_random_lora_gguf, build_tiny_model
+
 from ragdesk.llm.engine import (
     AdapterError,
     Engine,
@@ -16,7 +17,6 @@ from ragdesk.llm.engine import (
     PromptTooLongError,
 )
 from ragdesk.llm.gguf_info import read_adapter_info, read_model_info
-from support.tiny_models import WIDE_SHAPE, build_random_lora_gguf, build_tiny_model
 
 RAW = "The quick brown fox jumps over the lazy dog. The model"
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.threads import threads_for_tests
+from support.tiny_models import build_random_lora_gguf
 
 from ragdesk.llm.engine import Engine
-from support.tiny_models import build_random_lora_gguf
-from support.threads import threads_for_tests
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 
 import apsw
-import pytest
 
 from ragdesk.errors import RagdeskError, describe, user_message
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.threads import threads_for_tests
+from test_eval_runner import QUESTIONS, make_folder
 
 from ragdesk.cli import cli
 from ragdesk.evaluation.qa import parse_label
 from ragdesk.settings import Settings
-from test_eval_runner import QUESTIONS, make_folder
-from support.threads import threads_for_tests
 
 
 @pytest.fixture
@@ -34,6 +34,7 @@ def invoke(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_eval_qa_json_and_report(indexed, tmp_path, tiny_model, tiny_lora):
     qa = write_qa(tmp_path / "qa.jsonl")
     report = tmp_path / "report"

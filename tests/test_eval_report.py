@@ -7,7 +7,9 @@ import json
 import re
 from pathlib import Path
 
-from ragdesk.evaluation.qa import AnswerRecord, QAItem, YES_NO_MAYBE
+import pytest
+
+from ragdesk.evaluation.qa import YES_NO_MAYBE, AnswerRecord, QAItem
 from ragdesk.evaluation.report import REPORT_FILE, RESULTS_FILE, render_html, write_report
 from ragdesk.evaluation.runner import EvalRun
 
@@ -35,6 +37,7 @@ def synthetic_run(n: int = 30) -> EvalRun:
                    "papers", seconds=321.0)
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_report_is_self_contained_and_complete(tmp_path):
     run = synthetic_run()
     path = write_report(run, tmp_path / "report")
@@ -59,6 +62,7 @@ def test_report_is_self_contained_and_complete(tmp_path):
     assert "&lt;help&gt;" in html and "<help>" not in html  # user text is escaped
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_report_without_labels_or_retrieval(tmp_path):
     items = [QAItem("What is two plus two?", answer="four")]
     records = {"closed": [AnswerRecord(0, "closed", "Four.", latency_ms=12.5, completion_tokens=2, tokens_per_s=9.0)]}
@@ -67,6 +71,7 @@ def test_report_without_labels_or_retrieval(tmp_path):
     assert "The modes agree" in html
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_report_screenshot(tmp_path, qapp):
     """Render the report the way the app shows it (Qt rich text) and save a screenshot."""
     from PySide6.QtWidgets import QTextBrowser

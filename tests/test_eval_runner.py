@@ -12,12 +12,12 @@ import statistics
 from pathlib import Path
 
 import pytest
+from support.threads import threads_for_tests
 
 from ragdesk.chat import ChatSession
-from ragdesk.evaluation.qa import QAItem, YES_NO_MAYBE, parse_label, token_f1
+from ragdesk.evaluation.qa import YES_NO_MAYBE, QAItem, parse_label, token_f1
 from ragdesk.evaluation.runner import EvalError, EvalRun, MissingAdapterError, label_instruction, run_eval
 from ragdesk.settings import Settings
-from support.threads import threads_for_tests
 
 DOCS = {
     "zephyr.txt": "The Zephyr turbine converts wind into electricity. It was installed in Norway in 2019.",
@@ -55,6 +55,7 @@ def session(store, tmp_path, tiny_model, tiny_lora):
     s.engine.close()
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_run_all_modes_structure_and_progress(session, monkeypatch):
     queries: list[str] = []
     search = session.store.search
@@ -123,6 +124,7 @@ def test_answers_are_greedy_and_reproducible(session):
     assert session.conversations.list() == []  # evaluation answers are not saved as chats
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_cancel_keeps_what_was_answered(session):
     answered: list[str] = []
     run = run_eval(session, QUESTIONS, ["rag"], max_tokens=8, on_answer=lambda r: answered.append(r.mode),

@@ -7,11 +7,11 @@ asserted with token counts (ours and llama.cpp's own performance counters), neve
 from __future__ import annotations
 
 import pytest
+from support.threads import threads_for_tests
 
 from ragdesk.chat import ChatSession
 from ragdesk.chat.progress import Stage, reading_detail
 from ragdesk.llm.engine import Engine
-from support.threads import threads_for_tests
 
 KETTLE = "The kettle must be descaled every six weeks with citric acid. " * 3
 BREAD = "Sourdough needs a starter of flour and water fed daily, then a long cold proof."
@@ -66,6 +66,7 @@ def test_stages_come_in_order_with_the_real_counts_before_the_first_token(sessio
         assert names == ["searching", "reading", "writing"]
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_closed_mode_reads_the_question_and_a_cold_engine_says_it_is_loading(session, tiny_model):
     session.engine.close()
     stages: list[Stage] = []

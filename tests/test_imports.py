@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -73,6 +75,7 @@ def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_no_import_cycles_through_the_cli_or_the_builtin_models():
     tangled = [g for g in cycles(import_graph())
                if any(m.startswith("ragdesk.cli") for m in g) or {"ragdesk.llm.builtin", "ragdesk.embedder"} & g]

@@ -183,6 +183,7 @@ def test_bad_chunk_settings_are_refused(tokenizer, size, overlap):
         Chunker(tokenizer, size, overlap)
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_ingestion_never_imports_torch_qt_or_llama(tmp_path):
     D.build_sample_folder(tmp_path)
     script = f"""

@@ -8,14 +8,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from support import documents as D
+from support import office as O
 
 from ragdesk.ingest import SkipFile, check_sections, extract
 from ragdesk.ingest.formats import table
 from ragdesk.ingest.formats.delimited import extract_delimited
 from ragdesk.ingest.loader import LoadedFile
 from ragdesk.ingest.zipsafe import MAX_UNPACKED_BYTES
-from support import documents as D
-from support import office as O
 
 
 def read(path: Path):
@@ -154,6 +154,7 @@ def test_an_old_binary_office_file_with_a_new_name_is_named(tmp_path):
         read(path)
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 @pytest.mark.parametrize("name", ["bomb.docx", "bomb.xlsx", "bomb.pptx", "bomb.epub", "bomb.odt"])
 def test_zip_bombs_are_refused_before_unpacking(tmp_path, name, bomb):
     path = tmp_path / name

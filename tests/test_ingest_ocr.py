@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import office as O
 
 from ragdesk.ingest import Chunker, SkipFile, check_sections, extract, load_tokenizer
 from ragdesk.ingest.errors import Cancelled
 from ragdesk.ingest.loader import LoadedFile
 from ragdesk.ingest.reading import Reading
-from support import office as O
 
 TEXT_PAGE = "Granite from the northern cape was quarried for the harbour lighthouse in 1871."
 
@@ -65,6 +65,7 @@ def test_every_frame_of_a_tiff_is_a_page(tmp_path):
     assert "ship number 14 arrived" in squash(second)
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_an_image_without_text_is_named_not_indexed(tmp_path):
     with pytest.raises(SkipFile, match=r"^no text found in the image \(OCR read nothing\)$"):
         read(O.make_blank_image(tmp_path / "circle.png"))

@@ -8,11 +8,7 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
-from ragdesk.cli.lora_cmds import lora  # noqa: F401  (registers the group on the root cli)
-from ragdesk.cli.root import cli
-from ragdesk.llm.gguf_tensors import field_value, open_gguf, tensor_map
-from ragdesk.llm.lora_import import LoraImportError, import_peft, read_safetensors
+from support.threads import threads_for_tests
 from support.tiny_models import (
     WIDE_SHAPE,
     build_tiny_model,
@@ -22,7 +18,11 @@ from support.tiny_models import (
     load_llama_adapter,
     set_llama_adapters,
 )
-from support.threads import threads_for_tests
+
+from ragdesk.cli.lora_cmds import lora  # noqa: F401  (registers the group on the root cli)
+from ragdesk.cli.root import cli
+from ragdesk.llm.gguf_tensors import field_value, open_gguf, tensor_map
+from ragdesk.llm.lora_import import LoraImportError, import_peft, read_safetensors
 
 llama_cpp = pytest.importorskip("llama_cpp")
 pytest.importorskip("peft")

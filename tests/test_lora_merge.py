@@ -7,11 +7,7 @@ import os
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
-from ragdesk.cli.lora_cmds import lora  # noqa: F401  (registers the group on the root cli)
-from ragdesk.cli.root import cli
-from ragdesk.llm.gguf_tensors import dequantize, field_value, open_gguf, tensor_map
-from ragdesk.llm.lora_merge import LoraMergeError, merge_lora
+from support.threads import threads_for_tests
 from support.tiny_models import (
     WIDE_SHAPE,
     build_random_lora_gguf,
@@ -21,7 +17,11 @@ from support.tiny_models import (
     load_llama_adapter,
     set_llama_adapters,
 )
-from support.threads import threads_for_tests
+
+from ragdesk.cli.lora_cmds import lora  # noqa: F401  (registers the group on the root cli)
+from ragdesk.cli.root import cli
+from ragdesk.llm.gguf_tensors import dequantize, field_value, open_gguf, tensor_map
+from ragdesk.llm.lora_merge import LoraMergeError, merge_lora
 
 llama_cpp = pytest.importorskip("llama_cpp")
 ALL_TARGETS = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down", "output", "token_embd")
@@ -46,6 +46,7 @@ def _prompt(llm):
     return llm.tokenize(b"The capital of France is", add_bos=False)
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 @pytest.mark.parametrize("scale", [1.0, 0.5])
 def test_merged_model_equals_base_plus_adapter(tiny, adapter, tmp_path, scale):
     merged = merge_lora(tiny.gguf_path, adapter, tmp_path / "merged.gguf", scale=scale)
@@ -79,6 +80,7 @@ def test_untouched_tensors_and_metadata_are_copied(tiny, tmp_path):
             assert bytes(new[name].data) == bytes(old[name].data)
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_merge_into_quantized_base_keeps_other_tensors_quantized(tiny, adapter, tmp_path):
     q8 = merge_lora(tiny.gguf_path, adapter, tmp_path / "q8.gguf", scale=0.0, quant="Q8_0")
     merged = merge_lora(q8, adapter, tmp_path / "m.gguf")
@@ -91,6 +93,7 @@ def test_merge_into_quantized_base_keeps_other_tensors_quantized(tiny, adapter, 
     assert llama_greedy(_load(merged), tokens, 12) == llama_greedy(base, tokens, 12)
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 @pytest.mark.parametrize("quant,expected", [("Q8_0", "Q8_0"), ("q4_k_m", None)])
 def test_quantized_output_loads(tiny, adapter, tmp_path, quant, expected):
     out = merge_lora(tiny.gguf_path, adapter, tmp_path / "out.gguf", quant=quant)
@@ -149,6 +152,7 @@ def test_cli_merge(tiny, adapter, tmp_path):
     assert "Error: Unknown quantization type" in bad.output and "Traceback" not in bad.output
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_gemma3_merge_and_tied_embedding_refusal(tmp_path):
     from support.tiny_gemma import build_tiny_gemma3
 

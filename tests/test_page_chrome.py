@@ -131,3 +131,25 @@ def test_index_reports_dropped_chrome(tmp_path, ragdesk_home):
     assert "page.html: help overlay" in result.output
     hits = json.loads(runner.invoke(cli, ["search", "hide this help", "--json", "--mode", "bm25"]).output)
     assert all("hide this help" not in h["text"] for h in hits)
+
+
+def test_a_page_and_its_print_copy_come_back_as_the_page(store, tmp_path):
+    # Without its chrome an error page's text is exactly its section of print.html:
+    # one hit, shown as the page itself, listing the print page as a copy.
+    site = tmp_path / "errors"
+    site.mkdir()
+    overlay = '<div id="mdbook-help-container"><p>Press Esc to hide this help</p></div>'
+    bodies = {
+        n: f"<h1>Error code E000{n}</h1><p>The {word} was declared twice in one scope, which the compiler "
+           f"rejects; rename one of them.</p>"
+        for n, word in ((1, "lantern"), (2, "harbour"), (3, "glacier"))
+    }
+    for n, body in bodies.items():
+        (site / f"E000{n}.html").write_text(f"<html><body>{overlay}<main>{body}</main></body></html>", encoding="utf-8")
+    (site / "print.html").write_text(
+        f"<html><body>{overlay}<main>{''.join(bodies.values())}</main></body></html>", encoding="utf-8")
+    store.index([site])
+    for mode in ("bm25", "hybrid"):
+        hit = store.search("harbour declared twice in one scope", k=3, mode=mode)[0]
+        assert hit.path.endswith("E0002.html"), (mode, hit.path)
+        assert [c.path for c in hit.copies] == [str(site / "print.html")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from support.threads import threads_for_tests
 
 from ragdesk.evaluation.qa import answer_tokens
 from ragdesk.qagen import (
@@ -18,7 +19,6 @@ from ragdesk.qagen import (
     tidy_answer,
 )
 from ragdesk.records import Hit
-from support.threads import threads_for_tests
 
 CHUNK = (
     "The Velmora lighthouse was built in 1887 by the engineer Ada Brenner. It is 42 metres tall, and its "
@@ -127,6 +127,7 @@ def tiny_engine(tiny_model):
     engine.close()
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_tiny_model_writes_junk_that_the_filter_rejects(tiny_engine):
     calls: list[tuple[int, int, int]] = []
     result = generate_qa_detailed(tiny_engine, chunks_of(FACTS[:5]), 3, progress=lambda *a: calls.append(a))

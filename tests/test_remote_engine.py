@@ -12,12 +12,12 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from support.serving import KETTLE, LlamaCppServer, MisbehavingServer, free_port, threads_for_tests
 
 from ragdesk.chat import ChatSession
 from ragdesk.llm.gguf_info import AdapterError
 from ragdesk.llm.remote import RemoteEngine, parse_adapter_map
 from ragdesk.llm.remote_protocol import RemoteEngineError
-from support.serving import KETTLE, LlamaCppServer, MisbehavingServer, free_port, threads_for_tests
 
 
 @pytest.fixture(scope="module")

@@ -63,6 +63,7 @@ def test_inspect_folder_accepts_a_cross_encoder_and_refuses_the_rest(tiny_rerank
     assert [clamp_top_n(n) for n in (5, 30, 99)] == [20, 30, 50]
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_the_reranker_orders_candidates_by_its_own_scores(indexed, tiny_reranker):
     from sentence_transformers import CrossEncoder
 
@@ -133,7 +134,7 @@ def test_rerankers_in_the_registry_and_the_cli(ragdesk_home, tiny_reranker, tmp_
 def test_migration_keeps_models_and_allows_the_reranker_kind(tmp_path):
     path = tmp_path / "old.db"
     conn = apsw.Connection(str(path))
-    for name, fn in migrations.MIGRATIONS[:4]:  # a database as ragdesk wrote it before rerankers
+    for _name, fn in migrations.MIGRATIONS[:4]:  # a database as ragdesk wrote it before rerankers
         fn(conn)
     conn.execute("PRAGMA user_version = 4")
     conn.execute("INSERT INTO models (name, kind, path, meta, added_at) VALUES ('m', 'model', '/m.gguf', '{}', 1)")
@@ -169,6 +170,7 @@ def hub(monkeypatch, tiny_reranker):
         yield server
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_pull_a_reranker_through_snapshot_download(hub, ragdesk_home, tiny_reranker):
     from ragdesk.llm.reranker_pull import pull_reranker
 

@@ -75,6 +75,7 @@ def test_a_100_kb_query_is_searched(basic):
     assert basic.search(query, k=1, mode="bm25")[0].path.endswith("alpha.txt")
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_the_cli_names_an_empty_query_and_searches_fts_syntax(tmp_path):
     home = tmp_path / "home"
     folder = write(tmp_path / "docs", BASIC)

@@ -14,7 +14,6 @@ import time
 import httpx2
 import openai
 import pytest
-
 from support.serving import prepare_home
 
 KEY = "test-key"
@@ -301,6 +300,7 @@ def test_a_client_leaving_mid_stream_frees_the_engine_within_a_second(server, mo
 # ---------------------------------------------------------------------------- the command
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_ragdesk_serve_command_takes_its_key_from_the_environment(tmp_path, tiny_model, tiny_lora):
     import os
     import re

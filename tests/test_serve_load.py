@@ -13,7 +13,6 @@ import time
 import httpx2
 import openai
 import pytest
-
 from support.serving import KETTLE, LlamaCppServer, prepare_home, threads_for_tests
 
 pytestmark = pytest.mark.slow

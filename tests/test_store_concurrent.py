@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import apsw
+import pytest
 
 RAGDESK = [sys.executable, "-m", "ragdesk"]
 
@@ -46,6 +47,7 @@ def _check_consistent(db_path: Path, collection: str, expected: set[str]) -> Non
         conn.close()
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_two_cli_runs_create_the_same_new_collection_and_index_overlapping_folders(tmp_path):
     home = tmp_path / "home"
     shared = _write_notes(tmp_path / "shared", "s", 12)

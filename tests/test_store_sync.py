@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from test_store import DOCS, orphan_counts, write_docs
 
 from ragdesk import db
@@ -157,6 +158,7 @@ def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
                           check=True, timeout=300)
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_index_lists_what_rules_left_out_and_no_ignore_turns_them_off(tmp_path):
     from test_ingest_ignore import make_project
 

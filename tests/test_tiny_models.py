@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from ragdesk.llm.gguf_tensors import field_value, open_gguf
+from support.threads import threads_for_tests
 from support.tiny_models import (
     WIDE_SHAPE,
     build_random_lora_gguf,
@@ -21,7 +20,8 @@ from support.tiny_models import (
     load_llama_adapter,
     set_llama_adapters,
 )
-from support.threads import threads_for_tests
+
+from ragdesk.llm.gguf_tensors import field_value, open_gguf
 
 PROMPT = "The capital of France is"
 
@@ -68,6 +68,7 @@ def test_llama_cpp_tokenizes_like_hf(tiny, llm):
     assert llm.token_eos() == hf_tok.convert_tokens_to_ids("<|im_end|>")
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_hf_and_gguf_agree(tiny, llm):
     tokens = llm.tokenize(PROMPT.encode(), add_bos=False)
     hf_tokens, hf_logits = hf_greedy(tiny.hf_dir, tokens, 12)
@@ -108,6 +109,7 @@ def test_adapter_for_other_shape_is_refused(llm, tmp_path):
     assert load_llama_adapter(llm, wide_adapter) is None
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_gemma3_twin_agrees_and_refuses_llama_adapters(tmp_path, llm):
     from support.tiny_gemma import build_tiny_gemma3
 

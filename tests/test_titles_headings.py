@@ -8,12 +8,12 @@ from pathlib import Path
 
 import apsw
 import pytest
+from support.documents import make_docx, make_pdf
 
 from ragdesk import db, migrations
 from ragdesk.ingest import extract
 from ragdesk.ingest.context import context_prefix, embedding_text, title_or_name
 from ragdesk.ingest.loader import LoadedFile
-from support.documents import make_docx, make_pdf
 
 
 def read(path: Path):

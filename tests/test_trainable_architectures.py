@@ -14,15 +14,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.threads import threads_for_tests
+from support.tiny_models import hf_greedy, llama_last_logits, load_llama_adapter, set_llama_adapters
+from support.tiny_twins import TWINS, build_twin
 
 from ragdesk import paths
 from ragdesk.llm import architectures, catalogue
 from ragdesk.llm.architectures import TRAINABLE
 from ragdesk.training import BaseModelError, UnsupportedArchitectureError
 from ragdesk.training.job import TrainRequest, run_job
-from support.tiny_models import hf_greedy, llama_last_logits, load_llama_adapter, set_llama_adapters
-from support.tiny_twins import TWINS, build_twin
-from support.threads import threads_for_tests
 
 llama_cpp = pytest.importorskip("llama_cpp")
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")
@@ -63,6 +63,7 @@ def test_hf_configs_map_to_llama_cpp_architectures(config, expected):
     assert architectures.gguf_name_of_hf(config) == expected
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 @pytest.mark.parametrize("arch", ARCHS)
 def test_twin_gguf_computes_what_its_hf_model_computes(arch, tmp_path):
     """The twins are right (names, Q/K order, norms, fused tensors, metadata), so the tests below mean something."""
@@ -77,6 +78,7 @@ def test_twin_gguf_computes_what_its_hf_model_computes(arch, tmp_path):
     assert np.abs(cpp - hf).max() < 0.05 and np.abs(hf).max() > 2
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 @pytest.mark.parametrize("arch", [a for a in ARCHS if TRAINABLE[a].from_gguf])
 def test_transformers_rebuilds_the_twin_from_its_gguf(arch, tmp_path):
     """Where training may start from the GGUF itself, the model transformers rebuilds is the one llama.cpp runs."""

@@ -13,6 +13,15 @@ import threading
 from pathlib import Path
 
 import pytest
+from support.threads import threads_for_tests
+from support.tiny_models import (
+    WIDE_SHAPE,
+    build_tiny_model,
+    hf_greedy,
+    llama_greedy,
+    load_llama_adapter,
+    set_llama_adapters,
+)
 
 from ragdesk import paths
 from ragdesk.training import (
@@ -23,12 +32,10 @@ from ragdesk.training import (
     TrainingError,
     UnknownMethodError,
 )
+from ragdesk.training.checkpoints import has_checkpoint
 from ragdesk.training.dataset import IGNORE, build_training_data, qa_examples, split_heldout, text_blocks
 from ragdesk.training.job import TrainRequest, run_job
-from ragdesk.training.checkpoints import has_checkpoint
 from ragdesk.training.trainer import TrainConfig, train
-from support.tiny_models import WIDE_SHAPE, build_tiny_model, hf_greedy, llama_greedy, load_llama_adapter, set_llama_adapters
-from support.threads import threads_for_tests
 
 FACTS = (
     "Zorblax Industries was founded in 1987 by Mira Quenton in the town of Velloria. "
@@ -446,7 +453,7 @@ def test_qa_adapter_answers_in_lora_mode_prompts(store, tiny, tokenizer):
     with Engine(n_ctx=256, n_threads=threads_for_tests(1)) as engine:
         engine.load(tiny.gguf_path)
         prompt = engine.render_chat(build_messages(question))
-        assert engine.prompt_tokens(prompt) == [t for t, l in zip(example.input_ids, example.labels) if l == IGNORE]
+        assert engine.prompt_tokens(prompt) == [t for t, label in zip(example.input_ids, example.labels) if label == IGNORE]
         engine.set_adapter(result.adapter_path)
         reply, _ = engine.generate(prompt, max_tokens=24, temperature=0)
         engine.set_adapter(None)

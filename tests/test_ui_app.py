@@ -47,6 +47,7 @@ def test_offline_first_run_explains_what_to_do(make_window, qtbot):
     save_screenshot(window, "first-run")
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_cold_start_imports_no_heavy_library(tmp_path):
     """A fresh process shows an interactive window without torch, sentence-transformers or llama.cpp."""
     script = f"""

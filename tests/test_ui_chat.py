@@ -6,12 +6,12 @@ import json
 import threading
 
 import pytest
+from support.threads import threads_for_tests
 from ui_screenshots import WAIT_MS, make_window, save_screenshot, urls_opened_by_click, wait_job, window_on_sample_docs  # noqa: F401,F811 - make_window is a fixture
 
+from ragdesk.ui.chat.engine_worker import ModelWorker
 from ragdesk.ui.chat.markdown import CITE_SCHEME
 from ragdesk.ui.qt import QApplication, QColor, QMessageBox, QPalette, Qt, QTextCursor, QUrl
-from ragdesk.ui.chat.engine_worker import ModelWorker
-from support.threads import threads_for_tests
 
 DOC = (
     "# Sourdough\n\nA sourdough starter needs flour and water, fed every day.\n\n"
@@ -292,8 +292,8 @@ def test_corrupt_model_file_shows_an_error_and_the_app_keeps_running(chat_window
 
 def test_streamed_pieces_are_coalesced(qtbot, monkeypatch):
     """The worker sends at most one signal per interval; the view repaints at most once per flush."""
-    from ragdesk.ui.workers import threads as workers
     from ragdesk.ui.chat.chat_view import ChatView
+    from ragdesk.ui.workers import threads as workers
 
     clock = [100.0]
     monkeypatch.setattr(workers.time, "monotonic", lambda: clock[0])

@@ -13,10 +13,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from support.threads import threads_for_tests
 from test_eval_runner import make_folder
 from test_ui_chat import click_citation, pick, register_tiny
 from ui_screenshots import WAIT_MS, make_window, save_screenshot, urls_opened_by_click, wait_job, window_on_sample_docs  # noqa: F401 - make_window is a fixture
-from support.threads import threads_for_tests
 
 from ragdesk.ui.compare.compare_worker import ComparisonWork
 from ragdesk.ui.qt import Qt
@@ -192,6 +192,7 @@ def write_qa(path: Path, rows=QA) -> Path:
     return path
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_evaluation_runs_with_progress_and_shows_the_report(window, qtbot, tmp_path, ragdesk_home):
     view, c = window.compare, window.controller
     panel = view.eval_panel
@@ -259,6 +260,7 @@ def test_real_default_model_compares_on_the_sample_documents(make_window, qtbot)
     save_screenshot(window, "compare")
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_cancel_an_evaluation_and_a_bad_qa_file(window, qtbot, tmp_path, monkeypatch):
     view, c = window.compare, window.controller
     panel = view.eval_panel

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from ui_screenshots import WAIT_MS, make_window  # noqa: F401 - make_window is a fixture
 
 from ragdesk.settings import Settings
@@ -28,6 +29,7 @@ def _box_names(window) -> list[str]:
     return [box.itemData(i) for i in range(box.count())]
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_a_collection_indexed_in_a_terminal_appears_and_turns_rag_on(make_window, qtbot, tmp_path, tiny_model,
                                                                      ragdesk_home):
     (tmp_path / "notes").mkdir()
@@ -55,6 +57,7 @@ def test_a_collection_indexed_in_a_terminal_appears_and_turns_rag_on(make_window
     qtbot.waitUntil(lambda: [i.documents for i in c.collections()] == [2], timeout=WAIT_MS)
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_an_explicit_model_only_choice_is_kept_when_documents_change(make_window, qtbot, tmp_path, tiny_model,
                                                                      ragdesk_home):
     (tmp_path / "notes").mkdir()
@@ -71,6 +74,7 @@ def test_an_explicit_model_only_choice_is_kept_when_documents_change(make_window
     assert c.mode == "closed" and c.remembered_mode == "closed"
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_the_app_starts_on_a_collection_that_exists(make_window, qtbot, tmp_path, ragdesk_home):
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "tea.txt").write_text("Green tea steeps at 80 degrees for two minutes.")

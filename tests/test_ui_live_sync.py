@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from test_store import write_docs
 from ui_screenshots import WAIT_MS, drop, make_window, save_screenshot, test_settings, wait_job  # noqa: F401
 
@@ -15,6 +16,7 @@ def documents_shown(window) -> int:
     return int(model.index(0, 1).data() or 0) if model.rowCount() else 0
 
 
+@pytest.mark.slow  # heavy for the fast pass (subprocesses, a model run or a large build): CI's slow pass runs it
 def test_the_library_follows_files_created_renamed_and_deleted_while_the_app_runs(make_window, qtbot, tmp_path):
     folder = write_docs(tmp_path / "docs")
     with KnowledgeStore(settings=test_settings()) as store:  # an earlier session indexed the folder

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from support import documents as D
+from ui_screenshots import make_window, wait_job  # noqa: F401 - make_window is a fixture
 
 from ragdesk.page_locate import VIEW_DPI
 from ragdesk.ui.chat.sources_panel import CitationsPanel
 from ragdesk.ui.qt import QColor, Qt
-from support import documents as D
-from ui_screenshots import make_window, wait_job  # noqa: F401 - make_window is a fixture
 
 WAIT_MS = 60_000
 

@@ -6,11 +6,11 @@ import socket
 
 import httpx2
 import pytest
+from support.serving import MisbehavingServer, free_port
 from ui_screenshots import WAIT_MS, make_window, save_screenshot  # noqa: F401 - make_window is a fixture
 
 from ragdesk.settings import Settings
 from ragdesk.ui.qt import Qt
-from support.serving import MisbehavingServer, free_port
 
 SERVE_WAIT_MS = 120_000  # the server loads its own copy of the model (and the embedding model)
 

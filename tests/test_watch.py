@@ -38,7 +38,7 @@ def test_changes_are_coalesced_and_released_after_a_quiet_period_or_the_max_wait
     clock = FakeClock()
     q = ChangeQueue(quiet_s=1.0, max_wait_s=5.0, clock=clock)
     assert q.take() is None
-    for i in range(50):  # a save storm: one path, fifty events
+    for _ in range(50):  # a save storm: one path, fifty events
         q.add("t", Path("/d/storm.md"))
         clock.now += 0.01
     q.add("t", Path("/d/sub"))

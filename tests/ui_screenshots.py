@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.threads import threads_for_tests
 
 from ragdesk.settings import Settings
 from ragdesk.ui.qt import (
@@ -25,7 +26,6 @@ from ragdesk.ui.qt import (
     QWidget,
     Slot,
 )
-from support.threads import threads_for_tests
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
 WAIT_MS = 60_000  # generous: the first index loads the embedding model (seconds, more on a busy machine)

@@ -8,8 +8,8 @@ never spent on the prompt.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
 
 from ragdesk.chat.prompts import Turn, build_messages
 from ragdesk.records import Hit

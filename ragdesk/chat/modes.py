@@ -10,8 +10,8 @@ here by :func:`unavailable_reason`; everything else asks it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from ragdesk.errors import RagdeskError
 

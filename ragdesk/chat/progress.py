@@ -9,8 +9,8 @@ the model. ``ChatSession.ask(on_progress=...)`` reports each stage as a small
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 # Stage names, in the order they happen (each may be skipped).
 LOADING = "loading"  # the language model was not loaded yet

@@ -8,9 +8,9 @@ forge the fence or the chat template's control tokens: a document that says
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Sequence
 
 from ragdesk.records import Hit
 

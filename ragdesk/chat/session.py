@@ -9,9 +9,9 @@ re-scales or removes the adapter on the live context.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 from ragdesk.chat import budget, citations
 from ragdesk.chat.conversations import ConversationStore

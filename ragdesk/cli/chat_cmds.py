@@ -11,7 +11,7 @@ import click
 from ragdesk.chat.modes import MODES, get_mode
 from ragdesk.cli.engine_opts import engine_choice, engine_options
 from ragdesk.cli.errors import user_errors
-from ragdesk.cli.root import cli, emit_json, fail
+from ragdesk.cli.root import cli, emit_json
 from ragdesk.cli.store_cmds import open_store
 
 MODE_CHOICE = click.Choice(list(MODES))

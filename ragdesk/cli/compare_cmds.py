@@ -29,7 +29,8 @@ def compare(question, modes_text, model, lora, collection, k, max_tokens, temper
     from ragdesk.chat.modes import BASELINE, get_mode
     from ragdesk.cli.chat_cmds import make_session, print_sources, print_stats
     from ragdesk.cli.eval_cmds import ctrl_c_cancels, parse_modes
-    from ragdesk.compare import DEFAULT_MODES, compare as run_compare
+    from ragdesk.compare import DEFAULT_MODES
+    from ragdesk.compare import compare as run_compare
 
     modes = parse_modes(modes_text)
     note = None

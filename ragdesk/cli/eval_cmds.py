@@ -132,7 +132,7 @@ class StepBar:
                                  disable=quiet or not console.is_terminal)
         self.task = self.progress.add_task(description, total=None)
 
-    def __enter__(self) -> "StepBar":
+    def __enter__(self) -> StepBar:
         self.progress.__enter__()
         return self
 

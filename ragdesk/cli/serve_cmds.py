@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ragdesk.cli.root import cli, fail
 from ragdesk.cli.engine_opts import engine_choice, engine_options
+from ragdesk.cli.root import cli, fail
 
 
 @cli.command()

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ragdesk.cli.errors import user_errors
-from ragdesk.cli.root import cli, emit_json, fail
+from ragdesk.cli.root import cli, emit_json
 
 
 def human_bytes(n: float) -> str:

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 BACKENDS = ("auto", "onnx-int8", "torch")
 
 _lock = threading.Lock()
-_chosen: dict[tuple, "Choice"] = {}
+_chosen: dict[tuple, Choice] = {}
 
 
 @dataclass(frozen=True)

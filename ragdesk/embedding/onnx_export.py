@@ -211,9 +211,9 @@ def _export_fp32(model_dir: Path, dest: Path) -> tuple[str, ...]:
     import torch
     from transformers import AutoModel
 
-    from ragdesk.embedder import _quiet_transformers
+    from ragdesk.embedding.quiet import quiet_transformers
 
-    _quiet_transformers()
+    quiet_transformers()
     encoder = AutoModel.from_pretrained(str(model_dir)).eval()
     accepted = inspect.signature(encoder.forward).parameters
     inputs = ("input_ids", "attention_mask") + (("token_type_ids",) if "token_type_ids" in accepted else ())

@@ -30,9 +30,9 @@ import math
 import re
 import string
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 from ragdesk.errors import RagdeskError
 
@@ -74,7 +74,7 @@ def load_qa(path: str | Path, limit: int | None = None) -> list[QAItem]:
         if not isinstance(obj, dict) or not str(obj.get("question") or "").strip():
             raise QAFileError(f"line {number} of {path.name} has no \"question\"")
 
-        def text(key: str) -> str | None:
+        def text(key: str, obj: dict = obj) -> str | None:
             value = obj.get(key)
             return None if value is None or str(value).strip() == "" else str(value).strip()
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 from ragdesk.records import Hit, doc_id_for
 
@@ -46,7 +46,7 @@ class RetrievalScores:
         }
 
     @classmethod
-    def mean_of(cls, per_query: list[tuple[float, ...]]) -> "RetrievalScores":
+    def mean_of(cls, per_query: list[tuple[float, ...]]) -> RetrievalScores:
         """Average ``query_metrics`` tuples."""
         if not per_query:
             return cls(0, 0.0, 0.0, 0.0, 0.0, 0.0)

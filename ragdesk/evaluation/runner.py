@@ -19,8 +19,8 @@ Choices (documented in the README):
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from ragdesk.chat.modes import BASELINE, ModeError, get_mode
 from ragdesk.errors import RagdeskError
@@ -122,7 +122,7 @@ class EvalRun:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> "EvalRun":
+    def from_json(cls, data: dict) -> EvalRun:
         """Rebuild a run from :meth:`to_json` output (to re-score or re-render it)."""
         items = [QAItem(q["question"], q.get("answer"), q.get("label"), q.get("gold_doc"), q.get("id"))
                  for q in data["questions"]]

@@ -11,9 +11,10 @@ a section (so never a heading change or a PDF page).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from ragdesk.ingest.document import Extracted, Section
 
@@ -45,7 +46,7 @@ class Chunk:
     ocr_confidence: float | None = None
 
 
-def load_tokenizer(model_dir: Path | str) -> "Tokenizer":
+def load_tokenizer(model_dir: Path | str) -> Tokenizer:
     """The fast tokenizer in a sentence-transformers model folder (``tokenizer.json``).
 
     Loads only the ``tokenizers`` library: no torch, no transformers.
@@ -61,7 +62,7 @@ def load_tokenizer(model_dir: Path | str) -> "Tokenizer":
 class Chunker:
     """Splits Extracted documents into overlapping, token-limited chunks."""
 
-    def __init__(self, tokenizer: "Tokenizer", chunk_tokens: int = 200, overlap_tokens: int = 40):
+    def __init__(self, tokenizer: Tokenizer, chunk_tokens: int = 200, overlap_tokens: int = 40):
         from tokenizers import Tokenizer
 
         if chunk_tokens < 1:

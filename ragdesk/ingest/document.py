@@ -43,7 +43,7 @@ class Extracted:
     sections: list[Section] = field(default_factory=list)
     kind: str = "text"
     title: str | None = None
-    ocr: list["OcrSpan"] = field(default_factory=list)
+    ocr: list[OcrSpan] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
 

@@ -55,7 +55,7 @@ class IgnoreFile:
         )
 
     @classmethod
-    def read(cls, file: Path, base: Path) -> "IgnoreFile | None":
+    def read(cls, file: Path, base: Path) -> IgnoreFile | None:
         """The file's patterns, or None when it can't be read (then it ignores nothing)."""
         try:
             if file.stat().st_size > MAX_IGNORE_FILE_BYTES:
@@ -85,7 +85,7 @@ class IgnoreStack:
     def __bool__(self) -> bool:
         return bool(self.files)
 
-    def entering(self, folder: Path, names: set[str] | frozenset[str]) -> "IgnoreStack":
+    def entering(self, folder: Path, names: set[str] | frozenset[str]) -> IgnoreStack:
         """The stack inside ``folder``, whose entry names are ``names`` (reads its ignore files)."""
         added = []
         if ".git" in names:  # a repository's top: its private excludes rank below any .gitignore

@@ -71,7 +71,7 @@ def _engine(threads: int):
     return RapidOCR(params=params)
 
 
-def read_image(image: "Image.Image", threads: int | None = None) -> list[OcrLine]:
+def read_image(image: Image.Image, threads: int | None = None) -> list[OcrLine]:
     """The lines of text in an image, top to bottom, each with its confidence and box."""
     import numpy as np
 
@@ -102,7 +102,7 @@ def layout_text(lines: list[OcrLine]) -> tuple[str, list[tuple[int, int, float]]
     read left to right; a gap taller than about a line starts a paragraph.
     """
     rows: list[list[OcrLine]] = []
-    for line in sorted(lines, key=lambda l: ((l.box[1] + l.box[3]) / 2, l.box[0])):
+    for line in sorted(lines, key=lambda ln: ((ln.box[1] + ln.box[3]) / 2, ln.box[0])):
         centre = (line.box[1] + line.box[3]) / 2
         if rows:
             last = rows[-1][0]
@@ -116,7 +116,7 @@ def layout_text(lines: list[OcrLine]) -> tuple[str, list[tuple[int, int, float]]
     length = 0
     previous = None
     for row in rows:
-        row.sort(key=lambda l: l.box[0])
+        row.sort(key=lambda ln: ln.box[0])
         if previous is not None:
             height = previous.box[3] - previous.box[1]
             gap = row[0].box[1] - previous.box[3]

@@ -10,9 +10,10 @@ being indexed.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from ragdesk.ingest.errors import SkipFile
 
@@ -66,7 +67,7 @@ def has_images(pdf, index: int) -> bool:
             page.close()
 
 
-def render(pdf, index: int, dpi: float = RENDER_DPI) -> "Image.Image":
+def render(pdf, index: int, dpi: float = RENDER_DPI) -> Image.Image:
     """Page ``index`` as an RGB image at ``dpi`` (one page in memory at a time)."""
     with PDFIUM_LOCK:
         page = pdf[index]

@@ -7,8 +7,8 @@ files. A 500-page scan takes minutes: its reader reports each page through a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ragdesk.ingest.errors import Cancelled
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # settings is cheap, but the walker must not depend on it at import
     from ragdesk.settings import Settings
@@ -41,7 +42,7 @@ class IngestRules:
         object.__setattr__(self, "skip_dirs", frozenset(str(d) for d in self.skip_dirs))
 
     @classmethod
-    def from_settings(cls, settings: "Settings") -> "IngestRules":
+    def from_settings(cls, settings: Settings) -> IngestRules:
         """The rules a user's settings describe."""
         return cls(
             extensions=frozenset(settings.extensions),
@@ -54,7 +55,7 @@ class IngestRules:
         )
 
     @classmethod
-    def default(cls) -> "IngestRules":
+    def default(cls) -> IngestRules:
         """The rules of default settings."""
         from ragdesk.settings import Settings
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from ragdesk.ingest.ignore import IgnoreStack, listing_names, repository_top
 from ragdesk.ingest.rules import IngestRules, too_large_reason

@@ -28,7 +28,7 @@ class EngineChoice:
         return bool(self.url) and self.url.strip().lower() not in LOCAL
 
     @classmethod
-    def from_settings(cls, settings) -> "EngineChoice":
+    def from_settings(cls, settings) -> EngineChoice:
         return cls(
             url=settings.engine_url,
             key=settings.engine_key or os.environ.get(ENV_ENGINE_KEY) or None,

@@ -15,8 +15,8 @@ Every ``architecture`` here must be one ``lora train`` can make adapters for
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Iterable
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,12 @@ import ctypes
 import logging
 import math
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ragdesk.errors import RagdeskError
+from ragdesk.llm.generation import Generation, GenerationStats, PromptTooLongError
 from ragdesk.llm.gguf_info import (
     AdapterError,
     AdapterInfo,
@@ -31,7 +33,6 @@ from ragdesk.llm.gguf_info import (
     model_info_from_header,
     read_header,
 )
-from ragdesk.llm.generation import Generation, GenerationStats, PromptTooLongError
 from ragdesk.llm.llama_log import clear_recent_problems, install_log_capture, recent_problems
 from ragdesk.llm.prompt_format import (
     Prompt,
@@ -210,7 +211,7 @@ class Engine(Generation):
         self._specials = self._guard = self._template_stops = None
         self.info, self.adapter, self._tensors = None, None, {}
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -397,14 +398,14 @@ class Engine(Generation):
 
     # -- diagnostics ------------------------------------------------------------
 
-    def next_token_logits(self, prompt: Prompt | str | Sequence[int]) -> "Any":
+    def next_token_logits(self, prompt: Prompt | str | Sequence[int]) -> Any:
         """The logits (numpy float32, one per vocabulary entry) for the token after ``prompt``.
 
         Evaluates the prompt from scratch with the current adapter; used by tests
         and by the merge check to compare weights exactly.
         """
-        import numpy as np
         import llama_cpp
+        import numpy as np
 
         self._idle("evaluate a prompt")
         llm = self._require()

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import codecs
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ragdesk.errors import RagdeskError
 from ragdesk.llm.prompt_format import AnswerFilter, Prompt
@@ -44,7 +45,7 @@ class GenerationStats:
 
     @classmethod
     def timed(cls, t0: float, t_first: float | None, end: float, *, prompt_tokens: int, completion_tokens: int,
-              sampled: int, stop_reason: str, cached_prompt_tokens: int = 0) -> "GenerationStats":
+              sampled: int, stop_reason: str, cached_prompt_tokens: int = 0) -> GenerationStats:
         """Statistics from perf_counter readings: start, first token (None: none came), end."""
         first = t_first or end
         gen_s = end - first

@@ -14,8 +14,8 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
-from typing import Iterable, Sequence
 
 from ragdesk.llm.catalogue import CATALOGUE, CatalogueEntry
 from ragdesk.settings import Settings

@@ -13,9 +13,9 @@ Nothing here needs llama.cpp; the engine passes in the vocabulary's texts.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Mapping, Sequence
 
 from ragdesk.errors import RagdeskError
 

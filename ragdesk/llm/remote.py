@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from ragdesk.chat.prompts import neutralise
 from ragdesk.llm.generation import Generation, GenerationStats
@@ -63,7 +64,7 @@ class ServerAdapter:
     lora_id: int | None = None
 
     @classmethod
-    def parse(cls, text: str) -> "ServerAdapter":
+    def parse(cls, text: str) -> ServerAdapter:
         text = text.strip()
         if text.startswith("lora:"):
             try:
@@ -221,7 +222,7 @@ class RemoteEngine:
         self.info = self.facts = self._counter = None
         self.adapter = None
 
-    def __enter__(self) -> "RemoteEngine":
+    def __enter__(self) -> RemoteEngine:
         return self
 
     def __exit__(self, *_: object) -> None:

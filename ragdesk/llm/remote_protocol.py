@@ -26,8 +26,9 @@ import math
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from ragdesk.errors import RagdeskError
 
@@ -274,7 +275,7 @@ class StreamReader:
 
     def __init__(self, client: Any, url: str, body: dict, timeout: float) -> None:
         self.client, self.url, self.body, self.timeout = client, url, body, timeout
-        self._queue: "queue.Queue[Any]" = queue.Queue()
+        self._queue: queue.Queue[Any] = queue.Queue()
         self._response: Any = None
         self._closed = False
         self._thread: threading.Thread | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -42,7 +42,7 @@ class ApiError(Exception):
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: Union[str, list[dict], None] = None
+    content: str | list[dict] | None = None
 
 
 class ChatRequest(BaseModel):
@@ -53,7 +53,7 @@ class ChatRequest(BaseModel):
     max_completion_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
-    stop: Union[str, list[str], None] = None
+    stop: str | list[str] | None = None
     seed: int | None = None
     stream: bool = False
     n: int = Field(default=1, ge=1, le=1)
@@ -62,7 +62,7 @@ class ChatRequest(BaseModel):
 class EmbeddingsRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str
-    input: Union[str, list[str]]
+    input: str | list[str]
     encoding_format: Literal["float", "base64"] = "float"  # base64: little-endian float32, as OpenAI
 
 
@@ -188,7 +188,7 @@ async def _event(job: Job, request: Request | None) -> tuple[str, Any]:
     while True:
         try:
             return await asyncio.wait_for(job.next_event(), DISCONNECT_POLL_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if request is not None and await request.is_disconnected():
                 job.cancel()
 

@@ -6,9 +6,9 @@ HTTP and MCP layers only translate requests into calls here.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from ragdesk.chat.prompts import Turn
 from ragdesk.errors import RagdeskError

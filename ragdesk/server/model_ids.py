@@ -8,8 +8,8 @@ uses the default one. This module is the one place that reads and writes them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from ragdesk.chat.modes import MODES
 from ragdesk.errors import RagdeskError

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable, Sequence
 from pathlib import PurePath
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from ragdesk.chat.prompts import Turn
 from ragdesk.errors import RagdeskError

@@ -15,7 +15,8 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class JobCancelled(Exception):
 class Job:
     """One request's work, run on the worker thread; events flow back to the event loop."""
 
-    def __init__(self, fn: Callable[[Any, "Job"], Any], loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, fn: Callable[[Any, Job], Any], loop: asyncio.AbstractEventLoop) -> None:
         self.fn = fn
         self.loop = loop
         self.events: asyncio.Queue = asyncio.Queue()
@@ -70,7 +71,7 @@ class EngineWorker(Generic[B]):
     def __init__(self, setup: Callable[[], B], *, max_queue: int = 32, name: str = "ragdesk-serve-engine") -> None:
         self.setup = setup
         self.max_queue = max(1, int(max_queue))
-        self._jobs: "queue.Queue[Job | None]" = queue.Queue(maxsize=self.max_queue)
+        self._jobs: queue.Queue[Job | None] = queue.Queue(maxsize=self.max_queue)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._ready = threading.Event()
         self._setup_error: BaseException | None = None

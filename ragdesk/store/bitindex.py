@@ -9,9 +9,8 @@ mirror is rebuilt when the collection's generation counter moves.
 
 from __future__ import annotations
 
-import numpy as np
-
 import apsw
+import numpy as np
 
 from ragdesk.store.collections import Collection
 
@@ -27,7 +26,7 @@ class BitIndex:
         self.words = np.ascontiguousarray(codes.T)
 
     @classmethod
-    def load(cls, conn: apsw.Connection, collection: Collection) -> "BitIndex":
+    def load(cls, conn: apsw.Connection, collection: Collection) -> BitIndex:
         generation = current_generation(conn, collection)
         rows = conn.execute(f"SELECT chunk_id, embedding_bits FROM {collection.vec_table}").fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Callable, Hashable
 
 DEFAULT_QUIET_S = 1.0
 DEFAULT_MAX_WAIT_S = 5.0

@@ -35,20 +35,48 @@ def hashes(conn: apsw.Connection, chunk_ids: list[int]) -> dict[int, str | None]
     return dict(conn.execute(f"SELECT id, content_hash FROM chunks WHERE id IN ({marks})", chunk_ids))
 
 
-def distinct(conn: apsw.Connection, ranked: list["Ranked"], k: int) -> list["Ranked"]:
-    """The first ``k`` of ``ranked`` with different texts (the best-ranked copy of each stays)."""
+# A copy in a document this many times larger than another copy's is a compilation
+# (a print page, an index) of that other page, which then represents the text.
+COMPILATION_RATIO = 3
+
+
+def distinct(conn: apsw.Connection, ranked: list[Ranked], k: int) -> list[Ranked]:
+    """The first ``k`` of ``ranked`` with different texts, each at the rank of its best copy.
+
+    The best-ranked copy represents a text, unless it sits in a compilation
+    (``COMPILATION_RATIO``) of a page that holds the same text among the
+    candidates: then the page does, since identical texts score alike and the
+    compilation would win or lose by chance.
+    """
     by_id = hashes(conn, [r.chunk_id for r in ranked])
-    seen: set[str] = set()
-    out = []
+    groups: dict[str, list[Ranked]] = {}
     for r in ranked:
         key = by_id.get(r.chunk_id) or f"#{r.chunk_id}"  # chunks without a hash count as unique
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append(r)
-        if len(out) == k:
-            break
+        if key in groups:
+            groups[key].append(r)
+        elif len(groups) < k:
+            groups[key] = [r]
+    sizes = _document_sizes(conn, [r.chunk_id for g in groups.values() if len(g) > 1 for r in g])
+    out = []
+    for group in groups.values():
+        best = group[0]
+        if len(group) > 1:
+            page = min(group, key=lambda r: sizes.get(r.chunk_id, 0))
+            if sizes.get(best.chunk_id, 0) >= COMPILATION_RATIO * max(1, sizes.get(page.chunk_id, 0)):
+                best = replace(best, chunk_id=page.chunk_id, similarity=page.similarity or best.similarity)
+        out.append(best)
     return out
+
+
+def _document_sizes(conn: apsw.Connection, chunk_ids: list[int]) -> dict[int, int]:
+    """Chunks in the document of each chunk."""
+    if not chunk_ids:
+        return {}
+    marks = ",".join("?" * len(chunk_ids))
+    return dict(conn.execute(
+        f"SELECT c.id, d.n_chunks FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
+        chunk_ids,
+    ))
 
 
 def with_copies(conn: apsw.Connection, collection: Collection, hits: list[Hit]) -> list[Hit]:

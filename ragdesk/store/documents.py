@@ -8,16 +8,16 @@ that is what lets a killed indexing run leave a consistent database.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import apsw
 import numpy as np
 
 from ragdesk.ingest.context import title_or_name
 from ragdesk.store import identifiers, search_options
-from ragdesk.store.copies import content_hash
 from ragdesk.store.collections import Collection
+from ragdesk.store.copies import content_hash
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,8 @@ PLAIN_RRF = FusionRule()
 TUNED = FusionRule(rrf_k=10.0, w_bm25=1.0, w_vector=1.0, ident_w_bm25=5.0)  # see realdocs_fusion_lab.py
 
 
-def fuse(vector: list["Ranked"], keyword: list["Ranked"], query: str, depth: int,
-         rule: FusionRule = TUNED) -> list["Ranked"]:
+def fuse(vector: list[Ranked], keyword: list[Ranked], query: str, depth: int,
+         rule: FusionRule = TUNED) -> list[Ranked]:
     """The best ``depth`` chunks of both rankings under ``rule``, best first."""
     from ragdesk.store.search import Ranked
 
@@ -65,7 +65,7 @@ def fuse(vector: list["Ranked"], keyword: list["Ranked"], query: str, depth: int
     return [Ranked(cid, score, similarity.get(cid)) for cid, score in order[:depth]]
 
 
-def _clear_winner(keyword: list["Ranked"], margin: float) -> bool:
+def _clear_winner(keyword: list[Ranked], margin: float) -> bool:
     """Whether BM25's first chunk outscores its second by ``margin`` times (a rare exact match)."""
     if not keyword:
         return False

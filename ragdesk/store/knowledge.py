@@ -6,14 +6,15 @@ import logging
 import os
 import random
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from ragdesk import db, paths
 from ragdesk.records import Hit
 from ragdesk.settings import Settings
 from ragdesk.store import collections as coll
-from ragdesk.store import documents, search as search_mod
+from ragdesk.store import documents
+from ragdesk.store import search as search_mod
 from ragdesk.store.collections import Collection, CollectionError, CollectionInfo
 from ragdesk.store.indexer import CancelFn, Indexer, IndexReport, ProgressFn
 
@@ -40,7 +41,7 @@ class KnowledgeStore:
             self._read_conn.close()
         self.conn.close()
 
-    def __enter__(self) -> "KnowledgeStore":
+    def __enter__(self) -> KnowledgeStore:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -163,8 +164,8 @@ class KnowledgeStore:
         drive that is not plugged in. Cheap when nothing changed (size and mtime).
         """
         reports = []
-        for name, paths in (self.sources() if sources is None else sources).items():
-            present = [p for p in paths if os.path.exists(p)]
+        for name, folders in (self.sources() if sources is None else sources).items():
+            present = [p for p in folders if os.path.exists(p)]
             if present and not (cancel is not None and cancel()):
                 reports.append(self.index(present, name, cancel=cancel))
         return reports

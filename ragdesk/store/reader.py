@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
 
 from ragdesk.ingest import FileEntry
 
@@ -64,7 +64,7 @@ class ReadAhead:
         self._stop = False
         self._thread = threading.Thread(target=self._work, name="ragdesk-index-reader", daemon=True)
 
-    def __enter__(self) -> "ReadAhead":
+    def __enter__(self) -> ReadAhead:
         self._thread.start()
         return self
 

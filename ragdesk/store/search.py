@@ -81,7 +81,7 @@ def vector_ranking(
     k: int,
     *,
     exact: bool | None = None,
-    bits: "BitIndex | None" = None,
+    bits: BitIndex | None = None,
 ) -> list[Ranked]:
     """The ``k`` chunks nearest to the (normalised) query vector, best first.
 
@@ -255,7 +255,7 @@ def search(
     k: int = 10,
     mode: str = "hybrid",
     keyword: list[Ranked] | None = None,
-    bits: "BitIndex | None" = None,
+    bits: BitIndex | None = None,
 ) -> list[Hit]:
     """Search one collection; ``query_vector`` is required for vector and hybrid modes.
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import errno
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from ragdesk.ingest import IngestRules
 from ragdesk.ingest.ignore import IGNORE_FILE_NAMES

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from ragdesk.chat.prompts import SYSTEM_PLAIN
 from ragdesk.llm.prompt_format import TEMPLATE_VARIABLES

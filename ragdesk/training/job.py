@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ragdesk import paths
 from ragdesk.training import (
@@ -127,8 +128,8 @@ def _say(progress, phase: str, message: str) -> None:
 
 def _run(request: TrainRequest, progress, cancel, settings, store, registry) -> JobResult:
     from ragdesk.training import base_model as bm
-    from ragdesk.training.dataset import build_training_data
     from ragdesk.training.checkpoints import has_checkpoint
+    from ragdesk.training.dataset import build_training_data
     from ragdesk.training.trainer import train
 
     name = request.name

@@ -16,9 +16,10 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ragdesk.training import ResumeError, TrainingError
 from ragdesk.training.base_model import ensure_free_space

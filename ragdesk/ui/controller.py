@@ -21,14 +21,14 @@ from pathlib import Path
 
 from ragdesk.chat.modes import ModeChoice
 from ragdesk.settings import Settings
-from ragdesk.ui.compare.compare_controller import CompareController
-from ragdesk.ui.library.db_watch import DatabaseWatch
-from ragdesk.ui.errors import describe
-from ragdesk.ui.qt import QObject, QTimer, Signal
-from ragdesk.ui.library.library_commands import LibraryCommands
-from ragdesk.ui.library.live_sync import LiveSync
 from ragdesk.ui.chat.conversation_commands import ConversationCommands
 from ragdesk.ui.chat.engine_worker import ModelWorker
+from ragdesk.ui.compare.compare_controller import CompareController
+from ragdesk.ui.errors import describe
+from ragdesk.ui.library.db_watch import DatabaseWatch
+from ragdesk.ui.library.library_commands import LibraryCommands
+from ragdesk.ui.library.live_sync import LiveSync
+from ragdesk.ui.qt import QObject, QTimer, Signal
 from ragdesk.ui.workers.qthreads import WorkerThread
 from ragdesk.ui.workers.threads import AskRequest, IndexJob, IndexWorker, SearchWorker
 

@@ -8,7 +8,7 @@ find the visible box and press its buttons.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from ragdesk.errors import describe as core_describe
 from ragdesk.logging_setup import log_file

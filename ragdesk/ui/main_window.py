@@ -13,22 +13,22 @@ import logging
 from pathlib import Path
 
 from ragdesk import paths
-from ragdesk.llm.registry import DEFAULT_MODEL
 from ragdesk.chat.modes import MODE_ORDER, MODES
+from ragdesk.llm.registry import DEFAULT_MODEL
 from ragdesk.logging_setup import log_file
-from ragdesk.ui.look import style, theme
 from ragdesk.ui.chat.chat_view import ChatView
+from ragdesk.ui.chat.conversations import ConversationsPanel
+from ragdesk.ui.chat.mode_bar import ModeBar
+from ragdesk.ui.chat.preload_status import PreloadStatus
 from ragdesk.ui.chat.sources_panel import CitationsPanel
 from ragdesk.ui.compare.compare_view import CompareView
 from ragdesk.ui.controller import AppController
-from ragdesk.ui.chat.conversations import ConversationsPanel
 from ragdesk.ui.errors import sentence, show_error
+from ragdesk.ui.item_models import entry_from_answer, entry_from_message
 from ragdesk.ui.library.jobs import summary_text
 from ragdesk.ui.library.library_panel import LibraryPanel, local_paths
-from ragdesk.ui.chat.mode_bar import ModeBar
-from ragdesk.ui.item_models import entry_from_answer, entry_from_message
+from ragdesk.ui.look import style, theme
 from ragdesk.ui.menus import build_menus
-from ragdesk.ui.chat.preload_status import PreloadStatus
 from ragdesk.ui.qt import (
     QFileDialog,
     QLabel,

@@ -17,8 +17,8 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 STEPS = ("qt", "window", "store", "index", "search", "ocr", "llm", "eval")  # in order; the packaging test expects each
 QUERY = "How long do I have to return a product?"

@@ -19,7 +19,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-
 from common import Timer, scratch_home, write_scifact_corpus
 
 

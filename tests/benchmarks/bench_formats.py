@@ -24,7 +24,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.*
 from common import Timer, scratch_home  # noqa: E402
-
 from support import documents as D  # noqa: E402
 from support import office as O  # noqa: E402
 

@@ -113,7 +113,7 @@ def rag_first_token(name: str, threads: int) -> None:
             start = time.perf_counter()
             answer = session.ask(
                 question, mode="rag", max_tokens=16, persist=False, temperature=0,
-                on_token=lambda p: first or first.append(time.perf_counter()),
+                on_token=lambda p, first=first: first or first.append(time.perf_counter()),
             )
             ttft = (first[0] - start) * 1000
             s = answer.stats

@@ -149,7 +149,7 @@ def child_latency(files: int, answers: int) -> None:
 
     corpus = Path(os.environ["RAGDESK_HOME"]).parent / "corpus"
     source = write_corpus(corpus, files)
-    app = QApplication(["ragdesk"])
+    _app = QApplication(["ragdesk"])  # kept alive for the whole run
     settings = Settings(max_tokens=160, temperature=0.0, top_k=3)  # default threads: half the CPUs
     settings.save()
     window = create_main_window(settings)
@@ -178,7 +178,7 @@ def child_latency(files: int, answers: int) -> None:
         c.answerFinished.connect(lambda _rid, answer, box=finished: box.append(answer))
         start = time.perf_counter()
         assert window.send(question) is not None, "the window did not take the question"
-        assert _loop_until(lambda: bool(finished) or not c.busy, 600)
+        assert _loop_until(lambda finished=finished: bool(finished) or not c.busy, 600)
         spans.append((start, time.perf_counter()))
         tokens += finished[0].stats.get("completion_tokens", 0) if finished else 0
     probe.stop()
@@ -205,7 +205,6 @@ def child_memory() -> None:
     from ragdesk.settings import Settings
     from ragdesk.ui.main_window import create_main_window
     from ragdesk.ui.qt import QApplication
-
     from ragdesk.ui.selftest import sample_docs
 
     process = psutil.Process()
@@ -215,7 +214,7 @@ def child_memory() -> None:
         gc.collect()
         return process.memory_info().rss / 2**20
 
-    app = QApplication(["ragdesk"])
+    _app = QApplication(["ragdesk"])  # kept alive for the whole run
     settings = Settings()
     settings.save()
     window = create_main_window(settings)

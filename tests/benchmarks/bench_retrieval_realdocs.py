@@ -56,7 +56,7 @@ class CachedEmbedder:
         return getattr(self.inner, attr)
 
     def _key(self, text: str) -> bytes:
-        return hashlib.sha1(f"{self.name}\0{text}".encode("utf-8")).digest()
+        return hashlib.sha1(f"{self.name}\0{text}".encode()).digest()
 
     def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
         keys = [self._key(t) for t in texts]

@@ -60,7 +60,10 @@ def main() -> None:
                 base, _, off = mode.partition(":")  # hybrid:fusion = hybrid with plain RRF
                 changes = {o: ("rrf" if o == "fusion" else False) for o in off.split("+") if o}
                 previous = search_options.use(search_options.active(), **changes)
-                ranked = lambda text: metrics.ranked_documents(store.search(text, k=300, mode=base))[:100]
+
+                def ranked(text, base=base):
+                    return metrics.ranked_documents(store.search(text, k=300, mode=base))[:100]
+
                 try:
                     with Timer() as t:
                         scores = metrics.evaluate(queries, qrels, ranked)

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import SCIFACT, Timer, read_jsonl, scratch_home, summary
 
 CACHE = Path(os.environ.get("RAGDESK_BENCH_CACHE", "/tmp/ragdesk-bench-cache"))

@@ -132,7 +132,7 @@ def main() -> None:
             s = stream_http(chat_url, body)
             served_rates.append(s["rate"])
             ttft["closed"][1].append(s["ttft"])
-            for i in range(2):  # a new question each time: no prompt cache hit for either side
+            for _ in range(2):  # a new question each time: no prompt cache hit for either side
                 q = f"{QUESTION} (round {len(ttft['rag'][0])})"
                 r = session.ask(q, mode="rag", max_tokens=8, temperature=0, persist=False)
                 ttft["rag"][0].append((r.stats["prompt_ms"] + r.stats["retrieval_ms"]) / 1000)

@@ -65,7 +65,7 @@ def main() -> None:
             [sys.executable, "-c", CHILD, base, str(args.steps), str(args.threads), str(HERE.parent)],
             capture_output=True, text=True, env=os.environ,
         )
-        line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT ")), None)
+        line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")), None)
         if line is None:
             print(f"{base}: failed\n{out.stderr[-2000:]}")
             continue

@@ -76,7 +76,7 @@ class LlamaCppServer:
         self.log_path = Path(workdir) / "llama-server.log"
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 60.0) -> "LlamaCppServer":
+    def start(self, timeout: float = 60.0) -> LlamaCppServer:
         import httpx2
 
         log = open(self.log_path, "wb")
@@ -164,7 +164,7 @@ class MisbehavingServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> "MisbehavingServer":
+    def __enter__(self) -> MisbehavingServer:
         self._thread.start()
         return self
 

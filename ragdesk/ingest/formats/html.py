@@ -11,7 +11,12 @@ import re
 
 from ragdesk.ingest.chrome import chrome_kind, visible_chars
 from ragdesk.ingest.decode import looks_binary
-from ragdesk.ingest.document import Extracted, heading_path, push_heading, sections_from_starts
+from ragdesk.ingest.document import (
+    Extracted,
+    heading_path,
+    push_heading,
+    sections_from_starts,
+)
 from ragdesk.ingest.errors import SkipFile
 
 # BeautifulSoup's encoding detector logs a warning when it had to put in
@@ -19,15 +24,13 @@ from ragdesk.ingest.errors import SkipFile
 logging.getLogger("bs4.dammit").setLevel(logging.ERROR)
 
 _INVISIBLE = frozenset(
-    "head script style noscript template svg math iframe object embed canvas button select "
-    "input textarea".split()
+    ["head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "embed", "canvas", "button", "select", "input", "textarea"]
 )
 # Elements after which a reader sees a blank line: the chunker prefers these breaks.
 _PARAGRAPH = frozenset(
-    "p h1 h2 h3 h4 h5 h6 pre blockquote table ul ol dl figure hr section article header footer "
-    "nav aside main address details form fieldset".split()
+    ["p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "table", "ul", "ol", "dl", "figure", "hr", "section", "article", "header", "footer", "nav", "aside", "main", "address", "details", "form", "fieldset"]
 )
-_LINE = frozenset("div li dt dd tr br caption figcaption summary legend thead tbody tfoot".split())
+_LINE = frozenset(["div", "li", "dt", "dd", "tr", "br", "caption", "figcaption", "summary", "legend", "thead", "tbody", "tfoot"])
 _CELL = frozenset(("td", "th"))
 _HEADINGS = {f"h{i}": i for i in range(1, 7)}
 _SPACES = re.compile(r"\s+")
@@ -109,9 +112,8 @@ def _heading_text(heading, drop_chrome: bool) -> str:
     work = list(reversed(heading.contents))
     while work:
         node = work.pop()
-        if isinstance(node, NavigableString):
-            if type(node) is NavigableString:
-                parts.append(str(node))
+        if type(node) is NavigableString:  # not a Comment, Doctype, CData...
+            parts.append(str(node))
         elif isinstance(node, Tag) and node.name not in _INVISIBLE and not node.has_attr("hidden"):
             if not (drop_chrome and chrome_kind(node) is not None):
                 work.extend(reversed(node.contents))

@@ -10,7 +10,7 @@ import re
 from functools import lru_cache
 
 from ragdesk.ingest.decode import decode_text
-from ragdesk.ingest.document import Extracted, push_heading, heading_path, sections_from_starts
+from ragdesk.ingest.document import Extracted, heading_path, push_heading, sections_from_starts
 
 # markdown-it counts lines after turning \r\n and \r into \n; so do we.
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")

@@ -13,7 +13,7 @@ rows were left out.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ragdesk.ingest.document import BlockJoiner, Extracted
 

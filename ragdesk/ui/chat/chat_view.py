@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 
-from ragdesk.ui.look import icons
 from ragdesk.ui.chat.message_card import MessageCard
 from ragdesk.ui.item_models import ChatEntry
+from ragdesk.ui.look import icons
+from ragdesk.ui.look.style import SPACE, set_look, set_primary
 from ragdesk.ui.qt import (
     QFrame,
     QHBoxLayout,
@@ -29,7 +30,6 @@ from ragdesk.ui.qt import (
     QWidget,
     Signal,
 )
-from ragdesk.ui.look.style import SPACE, set_look, set_primary
 
 FIRST_RUN_TITLE = "Ask questions about your own documents"
 FIRST_RUN_HINT = """

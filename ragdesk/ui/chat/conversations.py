@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from ragdesk.ui.look import icons
 from ragdesk.ui.errors import confirm
 from ragdesk.ui.item_models import ID_ROLE, ConversationListModel
+from ragdesk.ui.look import icons
+from ragdesk.ui.look.style import SPACE, set_look
 from ragdesk.ui.qt import (
     QAbstractItemView,
     QFileDialog,
@@ -16,14 +17,13 @@ from ragdesk.ui.qt import (
     QMenu,
     QModelIndex,
     QSizePolicy,
-    QTimer,
     Qt,
+    QTimer,
     QToolButton,
     QVBoxLayout,
     QWidget,
     Signal,
 )
-from ragdesk.ui.look.style import SPACE, set_look
 
 
 class ConversationsPanel(QWidget):

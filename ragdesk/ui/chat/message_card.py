@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 
-from ragdesk.chat.modes import MODES, label as mode_label
-from ragdesk.ui.look import style, theme
+from ragdesk.chat.modes import MODES
+from ragdesk.chat.modes import label as mode_label
 from ragdesk.ui.chat.markdown import citation_number, render_markdown, render_plain
 from ragdesk.ui.item_models import ChatEntry, plural
+from ragdesk.ui.look import style, theme
+from ragdesk.ui.look.style import SPACE
 from ragdesk.ui.qt import (
     QDesktopServices,
     QFrame,
@@ -24,7 +26,6 @@ from ragdesk.ui.qt import (
     QWidget,
     Signal,
 )
-from ragdesk.ui.look.style import SPACE
 
 
 class MarkdownView(QTextBrowser):

@@ -8,8 +8,9 @@ or adapter applies to the next message and never reloads the model.
 from __future__ import annotations
 
 from ragdesk.chat.modes import MODE_ORDER, MODES
-from ragdesk.ui.look import icons
 from ragdesk.ui.errors import sentence
+from ragdesk.ui.look import icons
+from ragdesk.ui.look.style import SPACE
 from ragdesk.ui.qt import (
     QButtonGroup,
     QComboBox,
@@ -19,13 +20,11 @@ from ragdesk.ui.qt import (
     QProgressBar,
     QSize,
     QSizePolicy,
+    Qt,
     QToolButton,
     QWidget,
-    Qt,
     Signal,
 )
-from ragdesk.ui.look.style import SPACE
-
 
 
 class ModeBar(QWidget):

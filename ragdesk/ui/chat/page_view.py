@@ -13,7 +13,6 @@ import os
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from ragdesk.ui.workers.qthreads import WorkerThread, close_then_quit
 from ragdesk.ui.qt import (
     QColor,
     QHBoxLayout,
@@ -31,6 +30,7 @@ from ragdesk.ui.qt import (
     Signal,
     Slot,
 )
+from ragdesk.ui.workers.qthreads import WorkerThread, close_then_quit
 
 log = logging.getLogger(__name__)
 CACHE_PAGES = 24

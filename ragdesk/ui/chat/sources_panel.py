@@ -13,9 +13,10 @@ import html
 from pathlib import PurePath
 
 from ragdesk.chat.modes import MODES
-from ragdesk.ui.look import icons, theme
-from ragdesk.ui.item_models import SOURCE_ROLE, ChatEntry, SourceListModel, SourceRef
 from ragdesk.ui.chat.page_view import PageViewer
+from ragdesk.ui.item_models import SOURCE_ROLE, ChatEntry, SourceListModel, SourceRef
+from ragdesk.ui.look import icons, theme
+from ragdesk.ui.look.style import SPACE
 from ragdesk.ui.qt import (
     QAbstractItemView,
     QDesktopServices,
@@ -34,7 +35,6 @@ from ragdesk.ui.qt import (
     QVBoxLayout,
     QWidget,
 )
-from ragdesk.ui.look.style import SPACE
 
 CONTEXT_CHARS = 1500  # document text shown on each side of the chunk
 

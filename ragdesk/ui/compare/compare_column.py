@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import html
 
-from ragdesk.ui.look import style, theme
-from ragdesk.ui.errors import sentence
 from ragdesk.chat.modes import MODES
 from ragdesk.ui.chat.markdown import citation_number, render_markdown
 from ragdesk.ui.chat.message_card import MarkdownView
+from ragdesk.ui.errors import sentence
 from ragdesk.ui.item_models import ChatEntry, plural
+from ragdesk.ui.look import style, theme
 from ragdesk.ui.qt import (
     QFrame,
     QLabel,

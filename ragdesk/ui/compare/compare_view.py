@@ -19,6 +19,7 @@ from ragdesk.ui.compare.compare_column import ModeColumn
 from ragdesk.ui.errors import sentence
 from ragdesk.ui.evaluation.eval_panel import EvalPanel
 from ragdesk.ui.item_models import entry_from_answer
+from ragdesk.ui.look.style import SPACE, set_primary
 from ragdesk.ui.qt import (
     QCheckBox,
     QFrame,
@@ -35,7 +36,7 @@ from ragdesk.ui.qt import (
     QWidget,
     Signal,
 )
-from ragdesk.ui.look.style import SPACE, set_primary
+
 
 class CompareView(QWidget):
     """The Compare page: mode choice, the question, a column per mode; and the Evaluation tab."""

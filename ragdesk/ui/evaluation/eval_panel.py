@@ -13,10 +13,11 @@ import base64
 import html
 import re
 import struct
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from ragdesk.chat.modes import BASELINE, label as mode_label
+from ragdesk.chat.modes import BASELINE
+from ragdesk.chat.modes import label as mode_label
 from ragdesk.ui.look import style, theme
 from ragdesk.ui.qt import (
     QDesktopServices,

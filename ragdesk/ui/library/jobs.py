@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
-from ragdesk.ui.library.live_sync import LIVE_JOB_KINDS, sync_summary
 from ragdesk.ui.item_models import plural
+from ragdesk.ui.library.live_sync import LIVE_JOB_KINDS, sync_summary
 from ragdesk.ui.qt import (
     QFrame,
     QHBoxLayout,

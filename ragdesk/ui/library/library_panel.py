@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 
-from ragdesk.ui.look import icons
 from ragdesk.ui.errors import confirm
+from ragdesk.ui.item_models import COLLECTION_ROLE, KIND_ROLE, PATH_ROLE, CollectionTreeModel
 from ragdesk.ui.library.jobs import JobWidget
 from ragdesk.ui.library.live_sync_panel import LiveSyncPanel
-from ragdesk.ui.item_models import COLLECTION_ROLE, KIND_ROLE, PATH_ROLE, CollectionTreeModel
+from ragdesk.ui.look import icons
+from ragdesk.ui.look.style import SPACE, set_look
 from ragdesk.ui.qt import (
     QAbstractItemView,
     QDesktopServices,
@@ -36,7 +37,6 @@ from ragdesk.ui.qt import (
     QWidget,
     Signal,
 )
-from ragdesk.ui.look.style import SPACE, set_look
 
 MAX_FINISHED_JOBS = 3  # finished job summaries kept in view
 

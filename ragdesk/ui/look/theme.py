@@ -7,8 +7,8 @@ roles, so it changes with the scheme.
 
 from __future__ import annotations
 
-from ragdesk.ui.qt import QApplication, QColor, QEvent, QPalette
 from ragdesk.ui.look.style import AMBER, mix
+from ragdesk.ui.qt import QApplication, QColor, QEvent, QPalette
 
 
 def app_palette() -> QPalette:

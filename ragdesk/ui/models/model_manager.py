@@ -12,18 +12,31 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ragdesk.llm.registry import is_managed
-from ragdesk.ui.look import theme
 from ragdesk.ui.errors import confirm, sentence
+from ragdesk.ui.item_models import human_size, plural
+from ragdesk.ui.look import theme
 from ragdesk.ui.models.model_pages import DownloadPage, InstalledPage
 from ragdesk.ui.models.model_tasks import ModelTask, ModelTasksWorker
-from ragdesk.ui.item_models import human_size, plural
 from ragdesk.ui.qt import (
-    QColor, QDialog, QDialogButtonBox, QFileDialog, QFrame, QHBoxLayout, QLabel, QPalette, QProgressBar,
-    QPushButton, QTabWidget, Qt, QVBoxLayout, QWidget, Signal,
+    QColor,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPalette,
+    QProgressBar,
+    QPushButton,
+    Qt,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+    Signal,
 )
 from ragdesk.ui.workers.qthreads import new_worker_thread
 

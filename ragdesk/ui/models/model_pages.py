@@ -8,11 +8,23 @@ from __future__ import annotations
 
 from ragdesk.llm import catalogue, machine_fit
 from ragdesk.llm.registry import DEFAULT_MODEL
-from ragdesk.ui.look import icons
 from ragdesk.ui.item_models import human_size, plural
+from ragdesk.ui.look import icons
 from ragdesk.ui.qt import (
-    QAbstractItemView, QFont, QFormLayout, QFrame, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
-    Qt, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QFont,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    Qt,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1  # an item's registry or catalogue name

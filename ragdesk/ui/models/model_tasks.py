@@ -12,9 +12,9 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ragdesk.ui.errors import describe
 from ragdesk.ui.qt import Signal, Slot

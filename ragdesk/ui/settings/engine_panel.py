@@ -13,8 +13,22 @@ import logging
 
 from ragdesk.ui.errors import describe
 from ragdesk.ui.qt import (
-    QButtonGroup, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMetaObject, QObject,
-    QPlainTextEdit, QPushButton, QRadioButton, Qt, QVBoxLayout, QWidget, Signal, Slot,
+    QButtonGroup,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMetaObject,
+    QObject,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+    Slot,
 )
 from ragdesk.ui.workers.qthreads import close_then_quit, move_to_new_thread
 

@@ -14,8 +14,18 @@ import logging
 
 from ragdesk.ui.errors import describe
 from ragdesk.ui.qt import (
-    QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QObject, QPushButton, QSpinBox, Qt, Signal, Slot,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QObject,
+    QPushButton,
+    QSpinBox,
+    Qt,
     QWidget,
+    Signal,
+    Slot,
 )
 from ragdesk.ui.workers.qthreads import close_then_quit, move_to_new_thread
 
@@ -92,7 +102,7 @@ class ServeController(QObject):
         self.thread.start()
 
     @classmethod
-    def for_app(cls, app_controller, parent=None) -> "ServeController":
+    def for_app(cls, app_controller, parent=None) -> ServeController:
         """Serves the app's database with its current settings and loaded model."""
 
         def loaded_model() -> str | None:  # the file (or server model) loaded now: resolvable even if unregistered

@@ -13,12 +13,23 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from ragdesk.ui.look import style, theme
 from ragdesk.ui.errors import sentence
 from ragdesk.ui.item_models import home_relative
+from ragdesk.ui.look import style, theme
 from ragdesk.ui.qt import (
-    QColor, QDialog, QFrame, QHBoxLayout, QLabel, QPalette, QProgressBar, QPushButton, Qt, QThread, QVBoxLayout,
-    QWidget, Signal,
+    QColor,
+    QDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPalette,
+    QProgressBar,
+    QPushButton,
+    Qt,
+    QThread,
+    QVBoxLayout,
+    QWidget,
+    Signal,
 )
 from ragdesk.ui.training.train_form import TrainForm, muted_label, name_problem
 from ragdesk.ui.training.train_worker import Survey, TrainTask, TrainWorker

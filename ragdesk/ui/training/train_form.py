@@ -11,13 +11,25 @@ import re
 
 from ragdesk.llm.registry import DEFAULT_MODEL
 from ragdesk.training.job import NAME_RE  # the core's rule for adapter (and run folder) names
-from ragdesk.ui.look import theme
 from ragdesk.ui.item_models import plural
+from ragdesk.ui.look import theme
 from ragdesk.ui.qt import (
-    QButtonGroup, QComboBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
-    QPalette, QPushButton, QRadioButton, QSpinBox, Qt, QWidget, Signal,
+    QButtonGroup,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPalette,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    Qt,
+    QWidget,
+    Signal,
 )
-
 
 METHODS = {  # method -> (button, one-line explanation)
     "continued": ("Continued", "Learns the collection's text itself; the quickest to prepare."),
