@@ -326,17 +326,22 @@ class Indexer:
 
     def _extract(self, item: Prepared) -> None:
         try:
-            item.extracted = extract(item.loaded, self._reading, drop_chrome=self.rules.drop_chrome)
+            reading = self._reading(str(item.entry.path))
+            item.extracted = extract(item.loaded, reading, drop_chrome=self.rules.drop_chrome)
             item.chunks = self.chunker.chunk(item.extracted)
         except Cancelled:
             item.cancelled = True
         except SkipFile as exc:
             item.extract_error = str(exc)
 
-    @property
-    def _reading(self) -> Reading:
-        """Progress inside one file (OCR pages) goes out as ``detail``; cancelling stops between pages."""
-        return Reading(progress=lambda detail: self._emit(detail=detail), cancel=self.cancel)
+    def _reading(self, path: str) -> Reading:
+        """Progress inside one file (OCR pages) goes out as ``detail``; cancelling stops between pages.
+
+        The reader thread may extract a file before the indexing thread takes it up,
+        so its progress names that file as ``current`` (the user sees which file is
+        being read by OCR, and Cancel reaches it between pages).
+        """
+        return Reading(progress=lambda detail: self._emit(current=path, detail=detail), cancel=self.cancel)
 
     def _move_source(self, sha256: str):
         """A stored document with this content whose file is gone (so this is a move), or None."""
