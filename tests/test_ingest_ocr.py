@@ -158,19 +158,14 @@ def test_cancelling_an_ocr_run_through_the_indexer_keeps_the_database_consistent
 
 
 def test_the_ocr_confidence_column_is_added_to_an_existing_database(tmp_path, monkeypatch):
-    import apsw
+    from support.old_database import database_before
 
     from ragdesk import migrations
 
-    conn = apsw.Connection(str(tmp_path / "old.db"))
-    shipped = list(migrations.MIGRATIONS)
-    before = [name for name, _ in shipped].index("m006_chunk_ocr_confidence")
-    monkeypatch.setattr(migrations, "MIGRATIONS", shipped[:before])  # a database from before OCR
-    migrations.apply(conn)
+    conn = database_before(tmp_path / "old.db", "m006_chunk_ocr_confidence", monkeypatch)  # before OCR
     conn.execute("INSERT INTO collections (id, name, embedding_model, dimension, chunk_tokens, chunk_overlap, created_at)"
                  " VALUES (1, 'c', 'm', 3, 200, 40, 0)")
     conn.execute("INSERT INTO documents VALUES (1, 1, '/a.txt', 'text', 1, 1, 'x', 1, 0)")
     conn.execute("INSERT INTO chunks (document_id, ordinal, start, end, n_tokens, text) VALUES (1, 0, 0, 1, 1, 'a')")
-    monkeypatch.setattr(migrations, "MIGRATIONS", shipped)
     assert migrations.apply(conn)[0] == "m006_chunk_ocr_confidence"  # later migrations follow it
     assert conn.execute("SELECT text, ocr_confidence FROM chunks").fetchall() == [("a", None)]

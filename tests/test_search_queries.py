@@ -218,23 +218,18 @@ def test_copies_in_the_json_of_cli_search(copied, tmp_path, ragdesk_home):
 
 
 def test_the_content_hash_is_computed_for_an_existing_database(tmp_path, monkeypatch):
-    import apsw
+    from support.old_database import database_before
 
     from ragdesk import migrations
     from ragdesk.store.copies import content_hash
 
-    conn = apsw.Connection(str(tmp_path / "old.db"))
-    shipped = list(migrations.MIGRATIONS)
-    before = [name for name, _ in shipped].index("m008_chunk_content_hash")
-    monkeypatch.setattr(migrations, "MIGRATIONS", shipped[:before])  # a database from before copies
-    migrations.apply(conn)
+    conn = database_before(tmp_path / "old.db", "m008_chunk_content_hash", monkeypatch)  # before copies
     conn.execute("INSERT INTO collections (id, name, embedding_model, dimension, chunk_tokens, chunk_overlap, created_at)"
                  " VALUES (1, 'c', 'm', 3, 200, 40, 0)")
     conn.execute("INSERT INTO documents VALUES (1, 1, '/a.txt', 'text', 1, 1, 'x', 2, 0)")
     for text in ("Same  Text", "same text"):
         conn.execute("INSERT INTO chunks (document_id, ordinal, start, end, n_tokens, text) VALUES (1, 0, 0, 1, 1, ?)",
                      (text,))
-    monkeypatch.setattr(migrations, "MIGRATIONS", shipped)
     assert "m008_chunk_content_hash" in migrations.apply(conn)
     hashes = [h for (h,) in conn.execute("SELECT content_hash FROM chunks")]
     assert hashes == [content_hash("same text")] * 2
