@@ -97,6 +97,25 @@ def test_title_column_ranks_the_titled_page_first(store, tmp_path):
     assert store.search("Chapter 3", k=1, mode="bm25")[0].path.endswith("other3.html")
 
 
+def test_titles_switch_ranks_by_the_body_alone(store, tmp_path):
+    """The ablation's ``titles`` off really drops the title and heading columns' weight."""
+    from ragdesk.store import search_options
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "titled.html").write_text(page("Lighthouse keeping", "<p>Daily rounds and lamp care.</p>"),
+                                      encoding="utf-8")
+    (docs / "body.html").write_text(page("Coastal notes", "<p>The lighthouse stood on the cliff, a lighthouse "
+                                         "of stone.</p>"), encoding="utf-8")
+    store.index([docs])
+    assert store.search("lighthouse", k=2, mode="bm25")[0].path.endswith("titled.html")
+    previous = search_options.use(titles=False)
+    try:
+        assert store.search("lighthouse", k=2, mode="bm25")[0].path.endswith("body.html")
+    finally:
+        search_options.use(previous)
+
+
 def _old_database(path: Path) -> None:
     """A database as ragdesk wrote it before m007: migrations m001-m006 and a one-column FTS table."""
     conn = apsw.Connection(str(path))

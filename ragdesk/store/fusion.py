@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class FusionRule:
+    method: str = "rrf"  # "rrf": ranks; "convex": normalised scores (see ``_convex``)
     rrf_k: float = 60.0
     w_bm25: float = 1.0
     w_vector: float = 1.0
@@ -51,18 +52,38 @@ def fuse(vector: list[Ranked], keyword: list[Ranked], query: str, depth: int,
     named = (rule.ident_w_bm25 != rule.w_bm25 or rule.ident_rrf_k is not None) and identifiers.names_identifier(query)
     w_bm25 = rule.ident_w_bm25 if named else rule.w_bm25
     rrf_k = rule.ident_rrf_k if named and rule.ident_rrf_k is not None else rule.rrf_k
-    scores: dict[int, float] = {}
-    similarity: dict[int, float] = {}
-    for weight, ranking in ((rule.w_vector, vector), (w_bm25, keyword)):
-        for rank, item in enumerate(ranking, start=1):
-            scores[item.chunk_id] = scores.get(item.chunk_id, 0.0) + weight / (rrf_k + rank)
-            if item.similarity is not None:
-                similarity[item.chunk_id] = item.similarity
+    similarity = {item.chunk_id: item.similarity for item in vector if item.similarity is not None}
+    similarity.update({item.chunk_id: item.similarity for item in keyword if item.similarity is not None})
+    if rule.method == "convex":
+        scores = _convex(vector, keyword, rule.w_vector, w_bm25)
+    else:
+        scores = {}
+        for weight, ranking in ((rule.w_vector, vector), (w_bm25, keyword)):
+            for rank, item in enumerate(ranking, start=1):
+                scores[item.chunk_id] = scores.get(item.chunk_id, 0.0) + weight / (rrf_k + rank)
     order = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
     if rule.guard is not None and _clear_winner(keyword, rule.guard):
         top = keyword[0].chunk_id
         order = [(top, order[0][1] + 1e-9)] + [kv for kv in order if kv[0] != top]
     return [Ranked(cid, score, similarity.get(cid)) for cid, score in order[:depth]]
+
+
+def _convex(vector: list[Ranked], keyword: list[Ranked], w_vector: float, w_bm25: float) -> dict[int, float]:
+    """Weighted sum of each list's scores scaled to [0, 1] by its best score.
+
+    Scaling by the best score alone (the floor is each score's theoretical
+    minimum, 0: cosine of unrelated texts, BM25 of no match) keeps a chunk's
+    share independent of how deep the lists were fetched, unlike min-max over
+    the list. A chunk missing from one list gets 0 from it.
+    """
+    scores: dict[int, float] = {}
+    for weight, ranking in ((w_vector, vector), (w_bm25, keyword)):
+        top = max((item.score for item in ranking), default=0.0)
+        if top <= 0:
+            continue
+        for item in ranking:
+            scores[item.chunk_id] = scores.get(item.chunk_id, 0.0) + weight * max(item.score, 0.0) / top
+    return scores
 
 
 def _clear_winner(keyword: list[Ranked], margin: float) -> bool:

@@ -32,6 +32,7 @@ MIRROR_CANDIDATES = 200  # the in-memory mirror can afford many more
 # document's title or the chunk's heading path says more about what the chunk
 # is about than one in its body. Weights of (1, 0, 0) rank by the body alone.
 BM25_WEIGHTS = (1.0, 4.0, 2.0)
+BODY_ONLY = (1.0, 0.0, 0.0)
 RRF_K = 60  # the constant of Cormack et al.; robust across collections
 COMMON_TERM_SHARE = 0.05
 COMMON_TERM_MIN_ROWS = 20_000
@@ -192,7 +193,7 @@ def bm25_ranking(conn: apsw.Connection, collection: Collection, query: str, k: i
     match = fts_query(conn, collection, query, chunk_count(conn, collection))
     if match is None:
         return []
-    weights = ", ".join(repr(float(w)) for w in BM25_WEIGHTS)
+    weights = ", ".join(repr(float(w)) for w in (BM25_WEIGHTS if search_options.active().titles else BODY_ONLY))
     sql = (
         f"SELECT rowid, rank FROM {collection.fts_table}"
         f" WHERE {collection.fts_table} MATCH ? AND rank MATCH ? ORDER BY rank LIMIT ?"

@@ -1,9 +1,11 @@
 """Switches for the search features of issue #11, so a benchmark can turn each one off (the ablation).
 
-The app always runs with every feature on (``DEFAULT``). ``titles`` and
-``chrome`` act at ingestion, so turning them off needs a fresh index;
-``identifiers`` acts at indexing (forms added to the FTS text) and at query
-time; ``dedupe`` and ``fusion`` act at query time only.
+The app always runs with every feature on (``DEFAULT``). ``titles`` weighs
+the title and heading columns at query time (off: the body alone ranks);
+the embedded title prefix and the page-chrome filter are ingestion settings
+(``chunk_context``, ``drop_page_chrome``), which the benchmarks turn off with
+a fresh index. ``identifiers`` acts at indexing (forms added to the FTS text)
+and at query time; ``dedupe`` and ``fusion`` act at query time only.
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ FUSIONS = ("tuned", "rrf")
 
 @dataclass(frozen=True)
 class SearchOptions:
-    titles: bool = True  # title and heading FTS columns (point 1)
+    titles: bool = True  # title and heading FTS columns weighed (point 1)
     identifiers: bool = True  # identifier forms in the index and the query (point 2)
     dedupe: bool = True  # copies of one text take one slot (point 3)
-    chrome: bool = True  # page chrome dropped at ingestion (point 4)
     fusion: str = "tuned"  # "tuned" (point 5) or "rrf" (plain reciprocal-rank fusion)
 
     def __post_init__(self) -> None:

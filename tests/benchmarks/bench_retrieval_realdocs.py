@@ -18,7 +18,10 @@ Usage: python tests/benchmarks/bench_retrieval_realdocs.py [--work DIR] [--heldo
 
 A mode may name query-time search options to turn off for it (the ablation):
 ``hybrid:fusion`` (plain RRF), ``hybrid:identifiers``, ``hybrid:dedupe``; ``--off``
-turns options off for the whole run, indexing included (``titles``, ``chrome``).
+turns options off for the whole run, indexing included: ``titles`` (title and
+heading columns unweighted, no embedded title prefix), ``chrome`` (page chrome
+kept), ``identifiers`` (no identifier forms indexed or asked for). Give each
+``--off`` run its own ``--home``: the index is built under those settings.
 """
 
 from __future__ import annotations
@@ -99,8 +102,25 @@ def switch_off(names: str):
         return None
     from ragdesk.store import search_options
 
-    changes = {n: ("rrf" if n == "fusion" else False) for n in names.split(",") if n}
+    changes = {n: ("rrf" if n == "fusion" else False) for n in names.split(",") if n and n != "chrome"}
     return search_options.use(search_options.active(), **changes)
+
+
+# Index-time switches are ingestion settings: ``titles`` off also drops the
+# embedded "title - heading path" prefix, ``chrome`` off keeps page chrome.
+INGESTION_OFF = {"titles": {"chunk_context": False}, "chrome": {"drop_page_chrome": False}}
+
+
+def ingestion_off(names: str) -> None:
+    """Save the ingestion settings that ``--off`` names into the data folder's settings."""
+    changes = {k: v for n in names.split(",") for k, v in INGESTION_OFF.get(n, {}).items()}
+    if changes:
+        from ragdesk.settings import Settings
+
+        settings = Settings.load()
+        for key, value in changes.items():
+            setattr(settings, key, value)
+        settings.save()
 
 
 def run_modes(store, modes, queries, qrels, dump: dict | None) -> dict:
@@ -193,6 +213,7 @@ def main() -> None:
     from ragdesk.evaluation import retrieval as metrics
     from ragdesk.settings import Settings
 
+    ingestion_off(args.off)
     if args.reranker:
         settings = Settings.load()
         settings.reranker = args.reranker

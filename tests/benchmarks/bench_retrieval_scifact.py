@@ -10,8 +10,12 @@ A mode may name query-time search options to turn off for it, as in
 bench_retrieval_realdocs.py: ``hybrid:fusion`` is hybrid with plain RRF (the fusion
 before issue #11), so ``--modes vector,bm25,hybrid,hybrid:fusion`` shows the tuned
 fusion's effect side by side on one index.
+``--home DIR`` keeps the data folder (and its index) for the next run, and
+``--dump-rankings R.json`` saves each mode's top 100 chunks per query for
+``fusion_lab.py``, which re-fuses them offline.
 Usage: python tests/benchmarks/bench_retrieval_scifact.py [--limit-docs N] [--json OUT]
        [--backend auto|torch|onnx-int8|compare] [--modes vector,bm25,hybrid[,hybrid:fusion]]
+       [--home DIR] [--dump-rankings R.json]
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from common import SCIFACT, Timer, scratch_home, write_scifact_corpus
+from common import SCIFACT, Timer, kept_home, scratch_home, write_scifact_corpus
 
 
 def main() -> None:
@@ -31,13 +35,15 @@ def main() -> None:
     parser.add_argument("--modes", default="vector,bm25,hybrid",
                         help="comma-separated; MODE:OPT[+OPT] turns query-time search options off for that mode "
                         "(fusion: plain RRF; identifiers; dedupe)")
+    parser.add_argument("--home", help="keep the corpus and index in this folder and reuse them")
+    parser.add_argument("--dump-rankings", help="write every mode's top-100 chunks per query (JSON)")
     args = parser.parse_args()
 
     from ragdesk.evaluation import retrieval as metrics
     from ragdesk.settings import Settings
     from ragdesk.store import KnowledgeStore, search_options
 
-    root = scratch_home("scifact")
+    root = kept_home(args.home) if args.home else scratch_home("scifact")
     n = write_scifact_corpus(root / "scifact", args.limit_docs)
     queries = metrics.load_queries(SCIFACT / "queries.jsonl")
     qrels = metrics.load_qrels(SCIFACT / "qrels" / "train.tsv")
@@ -48,6 +54,7 @@ def main() -> None:
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     backends = ["torch", "onnx-int8"] if args.backend == "compare" else [args.backend]
     by_backend = {}
+    dump: dict[str, dict] = {}
     for name in backends:
         settings = Settings(embedding_backend=name)
         with KnowledgeStore(root / f"scifact-{name}.db", settings) as store:
@@ -61,8 +68,13 @@ def main() -> None:
                 changes = {o: ("rrf" if o == "fusion" else False) for o in off.split("+") if o}
                 previous = search_options.use(search_options.active(), **changes)
 
-                def ranked(text, base=base):
-                    return metrics.ranked_documents(store.search(text, k=300, mode=base))[:100]
+                def ranked(text, base=base, mode=mode):
+                    hits = store.search(text, k=300, mode=base)
+                    if args.dump_rankings:
+                        dump.setdefault(text, {})[mode] = [
+                            (metrics.doc_id_for(h.path), h.chunk_id, round(h.score, 5),
+                             None if h.similarity is None else round(h.similarity, 5)) for h in hits[:100]]
+                    return metrics.ranked_documents(hits)[:100]
 
                 try:
                     with Timer() as t:
@@ -86,6 +98,10 @@ def main() -> None:
         delta = results["hybrid"]["ndcg@10"] - results["hybrid:fusion"]["ndcg@10"]
         print(f"tuned fusion vs plain RRF: {delta:+.4f} nDCG@10 (target hybrid >= 0.74; before issue #11: 0.716)")
     print("anchors (BEIR test split): BM25 0.665, all-MiniLM-L6-v2 ~0.645")
+    if args.dump_rankings:  # keyed by query id, as the fusion lab reads it
+        by_id = {qid: dump[text] for qid, text in queries.items() if text in dump}
+        with open(args.dump_rankings, "w") as fh:
+            json.dump(by_id, fh)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"documents": n, "chunks": report.chunks_added, **results,

@@ -25,6 +25,17 @@ def scratch_home(name: str) -> Path:
     return root
 
 
+def kept_home(folder: str | Path) -> Path:
+    """``folder`` as a data folder kept between runs (RAGDESK_HOME points at its ``home``)."""
+    from ragdesk import paths
+
+    root = Path(folder).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    os.environ[paths.ENV_HOME] = str(root / "home")
+    paths.set_home(None)
+    return root
+
+
 def read_jsonl(path: Path) -> list[dict]:
     with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
@@ -35,7 +46,9 @@ def write_scifact_corpus(folder: Path, limit: int | None = None) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     n = 0
     for doc in read_jsonl(SCIFACT / "corpus.jsonl")[:limit]:
-        (folder / f"{doc['_id']}.txt").write_text(f"{doc['title']}\n\n{doc['text']}", encoding="utf-8")
+        path, text = folder / f"{doc['_id']}.txt", f"{doc['title']}\n\n{doc['text']}"
+        if not path.exists() or path.read_text(encoding="utf-8") != text:  # a kept index stays unchanged
+            path.write_text(text, encoding="utf-8")
         n += 1
     return n
 
