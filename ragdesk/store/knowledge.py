@@ -273,14 +273,14 @@ class KnowledgeStore:
         keyword = None
         if mode == "hybrid":
             # BM25 needs no query vector: it runs on a second connection while
-            # the query is embedded on one core (both release the GIL).
+            # the query is embedded and the vector index searched (all release the GIL).
             keyword = self._keyword_pool().submit(
                 search_mod.bm25_ranking, self._reader(), target, query, search_mod.hybrid_depth(k)
             )
         vector = self.embedder(target.embedding_model).encode_query(query)
         return search_mod.search(
             self.conn, target, query, vector, k=k, mode=mode,
-            keyword=keyword.result() if keyword is not None else None,
+            keyword=keyword,
             bits=self._bit_index(target),
         )
 

@@ -10,6 +10,7 @@ search is measured in ``benchmarks/search_latency.py``.
 from __future__ import annotations
 
 import re
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -255,13 +256,14 @@ def search(
     *,
     k: int = 10,
     mode: str = "hybrid",
-    keyword: list[Ranked] | None = None,
+    keyword: list[Ranked] | Future[list[Ranked]] | None = None,
     bits: BitIndex | None = None,
 ) -> list[Hit]:
     """Search one collection; ``query_vector`` is required for vector and hybrid modes.
 
     ``keyword`` may carry the BM25 ranking for hybrid search (depth
-    ``hybrid_depth(k)``) when the caller computed it already, concurrently.
+    ``hybrid_depth(k)``) when the caller computes it concurrently: a future is
+    waited for only after the vector ranking, so both run at once.
     """
     if mode not in SEARCH_MODES:
         raise ValueError(f"unknown search mode {mode!r} (choose from {', '.join(SEARCH_MODES)})")
@@ -277,6 +279,8 @@ def search(
     vector = vector_ranking(conn, collection, query_vector, depth, bits=bits)
     if keyword is None:
         keyword = bm25_ranking(conn, collection, query, depth)
+    elif isinstance(keyword, Future):
+        keyword = keyword.result()
     rule = fusion.TUNED if search_options.active().fusion == "tuned" else fusion.PLAIN_RRF
     fused = _distinct(conn, fusion.fuse(vector, keyword, query, depth, rule), k)
     missing = [r.chunk_id for r in fused if r.similarity is None]

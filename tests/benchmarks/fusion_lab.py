@@ -66,6 +66,11 @@ def candidate_rules() -> dict[str, object]:
         for w in (0.7, 0.85, 1.0, 1.2, 1.5):
             for wi in (3.0, 5.0, 10.0):
                 rules[f"rrf k={k} w_bm25={w} ident={wi}"] = FusionRule(rrf_k=k, w_bm25=w, ident_w_bm25=wi)
+    for k in (5, 10, 20):
+        for w in (0.7, 0.85, 1.0):
+            for guard in (1.1, 1.2, 1.3, 1.5, 2.0):
+                rules[f"rrf k={k} w_bm25={w} ident=3.0 guard={guard}"] = FusionRule(
+                    rrf_k=k, w_bm25=w, ident_w_bm25=3.0, guard=guard)
     for w in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2):
         for wi in (1.0, 2.0, 3.0, 5.0):
             rules[f"convex w_bm25={w} ident={wi}"] = FusionRule(method="convex", w_bm25=w, ident_w_bm25=wi * w)
