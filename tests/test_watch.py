@@ -287,7 +287,9 @@ def test_ragdesk_watch_runs_headless_and_stops_cleanly_on_sigint_and_sigterm(tmp
 
 
 def test_ragdesk_watch_with_nothing_to_watch_says_so(tmp_path):
-    env = os.environ | {"RAGDESK_HOME": str(tmp_path / "home")}
-    proc = subprocess.run([sys.executable, "-m", "ragdesk", "watch"], capture_output=True, text=True, env=env,
-                          timeout=120)
-    assert proc.returncode == 1 and "nothing to watch" in proc.stderr
+    from click.testing import CliRunner
+
+    from ragdesk.cli import cli
+
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "watch"])  # in process: no new Python
+    assert result.exit_code == 1 and "nothing to watch" in result.stderr

@@ -91,7 +91,7 @@ class LlamaCppServer:
                     return self
             except httpx2.HTTPError:
                 pass
-            time.sleep(0.2)
+            time.sleep(0.05)
         self.stop()
         raise RuntimeError("llama_cpp.server did not start in time")
 
@@ -162,7 +162,8 @@ class MisbehavingServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # A short poll: shutdown() waits for the serving loop to look, 0.5 s by default.
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
 
     def __enter__(self) -> MisbehavingServer:
         self._thread.start()
