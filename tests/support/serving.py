@@ -107,19 +107,19 @@ class LlamaCppServer:
 
 
 class MisbehavingServer:
-    """A small HTTP server on 127.0.0.1 that lists a model, then answers chats badly.
+    """A small HTTP server on 127.0.0.1 that lists ``models``, then answers chats badly (or briefly).
 
     ``behaviour``: "slow" (waits ``delay`` seconds before any answer), "html" (a web
     page instead of JSON), "garbage-stream" (an event stream of non-JSON), "401"
     (refuses the key) or "ok" (a proper two-piece stream).
     """
 
-    def __init__(self, behaviour: str, *, delay: float = 5.0) -> None:
+    def __init__(self, behaviour: str, *, delay: float = 5.0, models: tuple[str, ...] = ("m",)) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         outer = self
-        self.behaviour, self.delay = behaviour, delay
+        self.behaviour, self.delay, self.models = behaviour, delay, models
         self.requests: list[dict] = []
 
         class Handler(BaseHTTPRequestHandler):
@@ -135,7 +135,8 @@ class MisbehavingServer:
 
             def do_GET(self):
                 if self.path == "/v1/models":
-                    self._send(200, json.dumps({"object": "list", "data": [{"id": "m", "object": "model"}]}).encode())
+                    listed = [{"id": name, "object": "model"} for name in outer.models]
+                    self._send(200, json.dumps({"object": "list", "data": listed}).encode())
                 else:
                     self._send(404, b'{"error": {"message": "not here"}}')
 
