@@ -80,8 +80,10 @@ def watched(store, tmp_path):
     root = write_docs(tmp_path / "docs")
     (root / ".gitignore").write_text("generated/\n")
     store.index([root])
+    # 0.1 s of quiet: the events of one file operation arrive together (microseconds apart), and
+    # each step below waits for its batch, so a shorter period only makes the test wait less.
     watcher = FolderWatcher(targets_for(store.sources()), IngestRules.from_settings(store.settings),
-                            quiet_s=0.3, max_wait_s=2.0)
+                            quiet_s=0.1, max_wait_s=2.0)
     watcher.start()
     yield root, watcher
     watcher.stop()
@@ -199,7 +201,7 @@ def test_single_file_sources_and_nested_sources(store, tmp_path):
     store.index([root, root / "gamma", single])
     targets = targets_for(store.sources())
     assert WatchTarget("default", single, is_file=True) in targets
-    watcher = FolderWatcher(targets, IngestRules.from_settings(store.settings), quiet_s=0.3)
+    watcher = FolderWatcher(targets, IngestRules.from_settings(store.settings), quiet_s=0.1)
     watcher.start()
     try:
         (tmp_path / "neighbour.md").write_text("Not a source.")
@@ -220,7 +222,7 @@ def test_a_folder_that_cannot_be_watched_is_named_and_the_others_are_watched(sto
     store.index([kept, gone])
     targets = targets_for(store.sources())
     shutil.rmtree(gone)  # removed between reading the sources and watching them
-    watcher = FolderWatcher(targets, IngestRules.from_settings(store.settings), quiet_s=0.3)
+    watcher = FolderWatcher(targets, IngestRules.from_settings(store.settings), quiet_s=0.1)
     watcher.start()
     try:
         assert [p for p, _ in watcher.problems] == [str(gone)]
