@@ -20,6 +20,10 @@ os.environ.setdefault("RAGDESK_MODEL_CACHE", str(Path(tempfile.gettempdir()) / "
 
 sys.path.insert(0, str(Path(__file__).parent))  # lets tests import tests/support as `support`
 
+from support.temp_root import use_ram_temp_root  # noqa: E402 - needs the path above
+
+use_ram_temp_root()  # tmp_path in memory where there is room: no waiting for SQLite's syncs to disk
+
 
 @pytest.fixture(autouse=True)
 def ragdesk_home(tmp_path, monkeypatch):

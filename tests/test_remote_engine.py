@@ -70,6 +70,7 @@ def test_rag_lora_and_hybrid_answer_on_the_server_with_local_retrieval(indexed, 
     assert stored[1].retrieved[0]["path"].endswith("kettle.md")
 
 
+@pytest.mark.slow  # starts llama_cpp.server with the model; the fast pass checks the same on a small server below
 def test_adapters_are_chosen_by_mapping_or_by_the_servers_model_list(indexed, llama_server):
     session = remote_session(indexed, llama_server.url)
     session.load_model("tiny")
@@ -77,6 +78,17 @@ def test_adapters_are_chosen_by_mapping_or_by_the_servers_model_list(indexed, ll
         session.choose_adapter("papers")
     session.choose_adapter("tiny-lora")  # the server lists it: no mapping needed
     assert session.ask(QUESTION, mode="lora", max_tokens=4, temperature=0).adapter == "tiny-lora"
+
+
+def test_an_adapter_the_server_lists_needs_no_mapping(indexed):
+    with MisbehavingServer("ok", models=("tiny", "tiny-lora")) as server:
+        session = remote_session(indexed, server.url)
+        session.load_model("tiny")
+        with pytest.raises(AdapterError, match="--engine-adapter papers=SERVER_NAME"):
+            session.choose_adapter("papers")
+        session.choose_adapter("tiny-lora")  # the server lists it: no mapping needed
+        assert session.ask(QUESTION, mode="lora", max_tokens=4, temperature=0).adapter == "tiny-lora"
+    assert server.requests[-1]["model"] == "tiny-lora"  # asked for as a model of its own
 
 
 def test_llama_cpp_style_adapters_send_every_scale(store):
@@ -133,7 +145,26 @@ def test_cancel_stops_waiting_for_a_silent_server(store):
     assert answer.stats["stop_reason"] == "cancelled"
 
 
-def test_ask_with_engine_on_the_command_line(indexed, llama_server):
+def test_ask_with_engine_on_the_command_line(indexed):
+    from ragdesk.cli import cli
+
+    indexed.close()
+    with MisbehavingServer("ok", models=("tiny", "tiny-lora")) as server:
+        result = CliRunner().invoke(cli, [
+            "ask", QUESTION, "--mode", "hybrid", "--lora", "papers-lora", "--max-tokens", "6", "--json",
+            "--engine", server.url, "--engine-adapter", "papers-lora=tiny-lora",
+        ], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["mode"] == "hybrid" and data["adapter"] == "papers-lora" and data["model"] == "tiny"
+    assert data["retrieved"][0]["path"].endswith("kettle.md") and data["answer"] == "Hello"
+    assert server.requests[-1]["model"] == "tiny-lora"
+    down = CliRunner().invoke(cli, ["ask", QUESTION, "--engine", f"http://127.0.0.1:{free_port()}"])
+    assert down.exit_code == 1 and "cannot reach the engine" in down.output and "Traceback" not in down.output
+
+
+@pytest.mark.slow  # starts llama_cpp.server with the model; the test above asks the same of a small server
+def test_ask_with_engine_on_the_command_line_on_llama_cpp_server(indexed, llama_server):
     from ragdesk.cli import cli
 
     indexed.close()

@@ -201,19 +201,18 @@ def test_copies_of_one_text_take_one_slot_and_list_the_others(copied):
 
 
 def test_copies_in_the_json_of_cli_search(copied, tmp_path, ragdesk_home):
-    proc = subprocess.run(
-        [sys.executable, "-m", "ragdesk", "--home", str(ragdesk_home), "search", "citric acid descaling",
-         "--k", "2", "--json"],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    hits = json.loads(proc.stdout)
+    # In process (click's runner): the same command as `ragdesk search`, without starting Python again.
+    from click.testing import CliRunner
+
+    from ragdesk.cli import cli
+
+    result = CliRunner().invoke(cli, ["--home", str(ragdesk_home), "search", "citric acid descaling", "--k", "2",
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)
     assert len(hits[0]["copies"]) == 2 and {"path", "page", "chunk_id", "document_id"} <= set(hits[0]["copies"][0])
     assert hits[1]["copies"] == []
-    text = subprocess.run(
-        [sys.executable, "-m", "ragdesk", "--home", str(ragdesk_home), "search", "citric acid descaling", "--k", "1"],
-        capture_output=True, text=True, timeout=300,
-    ).stdout
+    text = CliRunner().invoke(cli, ["--home", str(ragdesk_home), "search", "citric acid descaling", "--k", "1"]).stdout
     assert "also in 2 other files" in text
 
 

@@ -80,8 +80,10 @@ def watched(store, tmp_path):
     root = write_docs(tmp_path / "docs")
     (root / ".gitignore").write_text("generated/\n")
     store.index([root])
+    # 0.1 s of quiet: the events of one file operation arrive together (microseconds apart), and
+    # each step below waits for its batch, so a shorter period only makes the test wait less.
     watcher = FolderWatcher(targets_for(store.sources()), IngestRules.from_settings(store.settings),
-                            quiet_s=0.3, max_wait_s=2.0)
+                            quiet_s=0.1, max_wait_s=2.0)
     watcher.start()
     yield root, watcher
     watcher.stop()
@@ -199,7 +201,7 @@ def test_single_file_sources_and_nested_sources(store, tmp_path):
     store.index([root, root / "gamma", single])
     targets = targets_for(store.sources())
     assert WatchTarget("default", single, is_file=True) in targets
-    watcher = FolderWatcher(targets, IngestRules.from_settings(store.settings), quiet_s=0.3)
+    watcher = FolderWatcher(targets, IngestRules.from_settings(store.settings), quiet_s=0.1)
     watcher.start()
     try:
         (tmp_path / "neighbour.md").write_text("Not a source.")
@@ -220,7 +222,7 @@ def test_a_folder_that_cannot_be_watched_is_named_and_the_others_are_watched(sto
     store.index([kept, gone])
     targets = targets_for(store.sources())
     shutil.rmtree(gone)  # removed between reading the sources and watching them
-    watcher = FolderWatcher(targets, IngestRules.from_settings(store.settings), quiet_s=0.3)
+    watcher = FolderWatcher(targets, IngestRules.from_settings(store.settings), quiet_s=0.1)
     watcher.start()
     try:
         assert [p for p, _ in watcher.problems] == [str(gone)]
@@ -287,7 +289,9 @@ def test_ragdesk_watch_runs_headless_and_stops_cleanly_on_sigint_and_sigterm(tmp
 
 
 def test_ragdesk_watch_with_nothing_to_watch_says_so(tmp_path):
-    env = os.environ | {"RAGDESK_HOME": str(tmp_path / "home")}
-    proc = subprocess.run([sys.executable, "-m", "ragdesk", "watch"], capture_output=True, text=True, env=env,
-                          timeout=120)
-    assert proc.returncode == 1 and "nothing to watch" in proc.stderr
+    from click.testing import CliRunner
+
+    from ragdesk.cli import cli
+
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "watch"])  # in process: no new Python
+    assert result.exit_code == 1 and "nothing to watch" in result.stderr

@@ -155,11 +155,11 @@ def make_corrupt_epub(path: Path) -> Path:
 
 # ---------------------------------------------------------------- bad containers
 
-def make_zip_bomb(path: Path, member: str = "word/document.xml", size: int = 1100 * 1024**2) -> Path:
+def make_zip_bomb(path: Path, member: str = "word/document.xml", size: int = 1100 * 1024**2, level: int = 1) -> Path:
     """A small ZIP declaring ``size`` bytes of zeros in one member (streamed: never held in memory)."""
     chunk = bytes(1024**2)
     # Level 1: zeros still shrink ~2,400:1 and the stream is written three times faster than at level 9.
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=level) as archive:
         archive.writestr("[Content_Types].xml", "<Types/>")
         with archive.open(member, "w", force_zip64=True) as fh:
             for _ in range(size // len(chunk)):

@@ -91,7 +91,7 @@ class LlamaCppServer:
                     return self
             except httpx2.HTTPError:
                 pass
-            time.sleep(0.2)
+            time.sleep(0.05)
         self.stop()
         raise RuntimeError("llama_cpp.server did not start in time")
 
@@ -107,19 +107,19 @@ class LlamaCppServer:
 
 
 class MisbehavingServer:
-    """A small HTTP server on 127.0.0.1 that lists a model, then answers chats badly.
+    """A small HTTP server on 127.0.0.1 that lists ``models``, then answers chats badly (or briefly).
 
     ``behaviour``: "slow" (waits ``delay`` seconds before any answer), "html" (a web
     page instead of JSON), "garbage-stream" (an event stream of non-JSON), "401"
     (refuses the key) or "ok" (a proper two-piece stream).
     """
 
-    def __init__(self, behaviour: str, *, delay: float = 5.0) -> None:
+    def __init__(self, behaviour: str, *, delay: float = 5.0, models: tuple[str, ...] = ("m",)) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         outer = self
-        self.behaviour, self.delay = behaviour, delay
+        self.behaviour, self.delay, self.models = behaviour, delay, models
         self.requests: list[dict] = []
 
         class Handler(BaseHTTPRequestHandler):
@@ -135,7 +135,8 @@ class MisbehavingServer:
 
             def do_GET(self):
                 if self.path == "/v1/models":
-                    self._send(200, json.dumps({"object": "list", "data": [{"id": "m", "object": "model"}]}).encode())
+                    listed = [{"id": name, "object": "model"} for name in outer.models]
+                    self._send(200, json.dumps({"object": "list", "data": listed}).encode())
                 else:
                     self._send(404, b'{"error": {"message": "not here"}}')
 
@@ -162,7 +163,8 @@ class MisbehavingServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # A short poll: shutdown() waits for the serving loop to look, 0.5 s by default.
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
 
     def __enter__(self) -> MisbehavingServer:
         self._thread.start()
