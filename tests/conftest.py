@@ -18,6 +18,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # One assembled copy of the Gemma built-in for the whole run, not one per test home.
 os.environ.setdefault("RAGDESK_MODEL_CACHE", str(Path(tempfile.gettempdir()) / "ragdesk-test-model-cache"))
 
+# Bytecode caches even under PYTHONDONTWRITEBYTECODE=1 (set on the build machine): without them every run
+# compiles ragdesk again and pytest rewrites the asserts of every test module again, ~4 s of CPU a run.
+# __pycache__ is git-ignored; RAGDESK_TEST_BYTECODE=0 leaves Python's setting alone.
+if os.environ.get("RAGDESK_TEST_BYTECODE", "1") != "0":
+    sys.dont_write_bytecode = False
+
 sys.path.insert(0, str(Path(__file__).parent))  # lets tests import tests/support as `support`
 
 from support.temp_root import use_ram_temp_root  # noqa: E402 - needs the path above

@@ -14,7 +14,7 @@ import time
 import httpx2
 import openai
 import pytest
-from support.serving import prepare_home
+from support.serving import local_http, prepare_home
 
 KEY = "test-key"
 
@@ -42,7 +42,7 @@ def server(home):
     server.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def client(server):
     return openai.OpenAI(base_url=server.address + "/v1", api_key=KEY, max_retries=0, timeout=60)
 
@@ -50,7 +50,7 @@ def client(server):
 def post(server, path, body=None, *, raw: bytes | None = None, key=KEY, headers=None, timeout=60):
     hdrs = {"content-type": "application/json", **({"authorization": f"Bearer {key}"} if key else {}), **(headers or {})}
     content = raw if raw is not None else json.dumps(body).encode()
-    return httpx2.post(server.address + path, content=content, headers=hdrs, timeout=timeout)
+    return local_http().post(server.address + path, content=content, headers=hdrs, timeout=timeout)
 
 
 def assert_openai_error(response, status, *, param=None, code=None):
@@ -141,8 +141,8 @@ def test_a_wrong_key_is_refused_with_401(server):
     assert caught.value.status_code == 401
     assert_openai_error(post(server, "/v1/chat/completions", {"model": "closed", "messages": QUESTION}, key=None),
                         401, code="invalid_api_key")
-    assert httpx2.get(server.address + "/nope").status_code == 401  # even unknown routes
-    health = httpx2.get(server.address + "/health")  # the one open route
+    assert local_http().get(server.address + "/nope").status_code == 401  # even unknown routes
+    health = local_http().get(server.address + "/health")  # the one open route
     assert health.status_code == 200 and health.json()["status"] == "ok"
 
 
@@ -177,7 +177,7 @@ def test_an_oversized_body_is_refused_with_413(server):
         for _ in range(20):
             yield b"x" * 8_000
 
-    response = httpx2.post(server.address + "/v1/chat/completions", content=chunked(),
+    response = local_http().post(server.address + "/v1/chat/completions", content=chunked(),
                            headers={"authorization": f"Bearer {KEY}", "content-type": "application/json"})
     assert_openai_error(response, 413)
 
@@ -194,11 +194,11 @@ def test_search_returns_hits_with_their_citations(server):
 
 def test_cors_headers_only_when_asked_for(server, home):
     origin = {"origin": "http://app.example"}
-    plain = httpx2.get(server.address + "/health", headers=origin)
+    plain = local_http().get(server.address + "/health", headers=origin)
     assert "access-control-allow-origin" not in plain.headers
     open_server = start_server(home, cors_origins=["http://app.example"])
     try:
-        allowed = httpx2.get(open_server.address + "/v1/models", headers=origin)
+        allowed = local_http().get(open_server.address + "/v1/models", headers=origin)
         assert allowed.status_code == 200
         assert allowed.headers["access-control-allow-origin"] == "http://app.example"
     finally:

@@ -15,8 +15,8 @@ def test_disk_or_a_given_temp_root_keeps_pytests_place():
     assert ram_temp_root({ENV: "ram"}) in (None, RAM_DIR)  # None: no /dev/shm, or too small
 
 
-def test_tmp_path_is_under_the_chosen_root(tmp_path, tmp_path_factory):
-    if tmp_path_factory._given_basetemp is not None:  # --basetemp: the user's choice, nothing to check
+def test_tmp_path_is_under_the_chosen_root(tmp_path, pytestconfig):
+    if pytestconfig.getoption("basetemp"):  # --basetemp: the user's choice, nothing to check
         return
     root = Path(os.environ.get("PYTEST_DEBUG_TEMPROOT") or tempfile.gettempdir())
     assert tmp_path.resolve().is_relative_to(root.resolve())

@@ -6,7 +6,7 @@ import socket
 
 import httpx2
 import pytest
-from support.serving import MisbehavingServer, free_port
+from support.serving import MisbehavingServer, free_port, local_http
 from ui_screenshots import WAIT_MS, make_window, save_screenshot  # noqa: F401 - make_window is a fixture
 
 from ragdesk.settings import Settings
@@ -39,11 +39,12 @@ def test_settings_serve_starts_a_server_that_outlives_the_dialog_and_stops(make_
     assert Settings.load().serve_port == port  # the address is remembered, the key is not stored
     assert Settings.load().extra.get("serve_key") is None
 
-    models = httpx2.get(f"http://127.0.0.1:{port}/v1/models", headers={"authorization": "Bearer app-key"})
+    models = local_http().get(f"http://127.0.0.1:{port}/v1/models", headers={"authorization": "Bearer app-key"})
     assert models.status_code == 200 and [m["id"] for m in models.json()["data"]] == ["closed"]
-    reply = httpx2.post(f"http://127.0.0.1:{port}/v1/chat/completions", headers={"authorization": "Bearer app-key"},
-                        json={"model": "closed", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4},
-                        timeout=60)
+    reply = local_http().post(f"http://127.0.0.1:{port}/v1/chat/completions",
+                              headers={"authorization": "Bearer app-key"},
+                              json={"model": "closed", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4},
+                              timeout=60)
     assert reply.status_code == 200
 
     again = window.open_settings()  # the server kept running without the dialog

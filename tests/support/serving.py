@@ -29,6 +29,23 @@ The warranty lasts 7 years if the kettle is registered within 30 days of purchas
 BREAD = "Sourdough bread needs a starter made of flour and water, fed every day."
 
 
+_LOCAL_HTTP = None
+
+
+def local_http():
+    """One HTTP client for the tests' plain requests to servers on 127.0.0.1.
+
+    ``httpx2.get``/``post`` make a client per call, and each client loads the system's CA
+    certificates (~50 ms of CPU), which plain-HTTP requests to the loopback never use.
+    """
+    global _LOCAL_HTTP
+    if _LOCAL_HTTP is None:
+        import httpx2
+
+        _LOCAL_HTTP = httpx2.Client()
+    return _LOCAL_HTTP
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -87,7 +104,7 @@ class LlamaCppServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"llama_cpp.server exited: {self.log_path.read_text()[-2000:]}")
             try:
-                if httpx2.get(self.url + "/v1/models", timeout=1).status_code in (200, 401):
+                if local_http().get(self.url + "/v1/models", timeout=1).status_code in (200, 401):
                     return self
             except httpx2.HTTPError:
                 pass
