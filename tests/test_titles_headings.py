@@ -31,10 +31,6 @@ def read(path: Path):
         ("front.md", "---\ntitle: \"Field manual\"\nauthor: x\n---\n\n# Chapter one\n\nText here.\n", "Field manual"),
         ("help.rst", "=========\nCMake FAQ\n=========\n\nUsage\n-----\n\nRun cmake.\n", "CMake FAQ"),
         ("plain.txt", "Just some words without any heading at all.", None),
-        ("note.txt", "Quarterly plan for the bakery\n\n" + 'We will open a second shop in the spring, hire two bakers and move the sourdough to a longer, colder proof. We will open a second shop in the spring, hire two bakers and move the sourdough to a longer, colder proof. We will open a second shop in the spring, hire two bakers and move the sourdough to a longer, colder proof. ', "Quarterly plan for the bakery"),
-        ("letter.txt", "Dear Sam,\n\n" + 'We will open a second shop in the spring, hire two bakers and move the sourdough to a longer, colder proof. We will open a second shop in the spring, hire two bakers and move the sourdough to a longer, colder proof. We will open a second shop in the spring, hire two bakers and move the sourdough to a longer, colder proof. ', None),
-        ("short.txt", "Shopping list\n\nflour, salt", None),
-        ("code.py", "Quarterly plan for the bakery\n\n" + 'We will open a second shop in the spring, hire two bakers and move the sourdough to a longer, colder proof. We will open a second shop in the spring, hire two bakers and move the sourdough to a longer, colder proof. We will open a second shop in the spring, hire two bakers and move the sourdough to a longer, colder proof. ', None),
     ],
 )
 def test_title_per_text_format(tmp_path, name, content, title):
