@@ -82,6 +82,23 @@ def test_int8_vectors_match_pytorch_and_the_copy_is_made_once(private_cache, cap
     assert np.sum(again.encode(texts[:5]) * a[:5], axis=1).min() >= 0.98
 
 
+@pytest.mark.slow  # exports the model once into the shared test cache
+def test_batches_run_side_by_side_land_in_their_own_rows():
+    from ragdesk.embedding.onnx_encoder import OnnxEncoder
+
+    model_dir = Path(resolve_model_path("all-MiniLM-L6-v2"))
+    model, _ = onnx_export.ensure_int8(model_dir, "all-MiniLM-L6-v2")
+    texts = real_texts()
+    serial = OnnxEncoder(model.path, model_dir / "tokenizer.json", model.inputs, 256, workers=1)
+    parallel = OnnxEncoder(model.path, model_dir / "tokenizer.json", model.inputs, 256, workers=2)
+    # A small budget makes many batches, so both workers take several, out of input order.
+    a = serial.encode(texts, batch_tokens=64)
+    b = parallel.encode(texts, batch_tokens=64)
+    assert np.array_equal(a, b)  # same batches, same arithmetic: only the threads differ
+    alone = np.stack([serial.encode([t])[0] for t in texts])
+    assert np.sum(alone * b, axis=1).min() >= 0.98  # each row is its own text's vector
+
+
 @pytest.mark.slow  # exports the model twice
 def test_a_damaged_copy_is_noticed_and_rebuilt(private_cache, caplog):
     model_dir = Path(resolve_model_path("all-MiniLM-L6-v2"))
