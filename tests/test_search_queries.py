@@ -200,6 +200,22 @@ def test_copies_of_one_text_take_one_slot_and_list_the_others(copied):
     assert len(copied.search("descaling the kettle with citric acid", k=3, mode="vector")) == 3  # filled deeper
 
 
+def test_a_folder_copied_many_times_still_gives_k_different_texts(store, tmp_path):
+    # Twelve copies of a six-note folder: 72 chunks, 6 texts. The first rankings (20 deep)
+    # hold at most two texts; the search ranks deeper until it has k different ones.
+    # Note i says "citric acid" 6 - i times: every copy of note 0 outranks every copy of note 1, and so on.
+    parts = ["lid", "base", "spout", "filter", "handle", "cord"]
+    notes = {f"note{i}.md": "Kettle care. " + "Descale with citric acid. " * (6 - i) + f"Dry the {parts[i]}."
+             for i in range(6)}
+    docs = {f"copy{c:02d}/{name}": text for c in range(12) for name, text in notes.items()}
+    store.index([write(tmp_path / "copies", docs)])
+    for mode in ("hybrid", "vector", "bm25"):
+        hits = store.search("descale the kettle with citric acid and rinse", k=5, mode=mode)
+        texts = {" ".join(h.text.split()) for h in hits}
+        assert len(hits) == 5 and len(texts) == 5, (mode, [h.path for h in hits])
+        assert all(len(h.copies) == 11 for h in hits), mode
+
+
 def test_copies_in_the_json_of_cli_search(copied, tmp_path, ragdesk_home):
     # In process (click's runner): the same command as `ragdesk search`, without starting Python again.
     from click.testing import CliRunner

@@ -29,6 +29,7 @@ EXACT_LIMIT = 20_000
 COARSE_FACTOR = 4  # sqlite-vec's bit KNN slows with k: few candidates
 COARSE_MIN = 64
 MIRROR_CANDIDATES = 200  # the in-memory mirror can afford many more
+MAX_DEPTH_FACTOR = 16  # how much deeper than usual a search ranks when copies crowd its lists
 # bm25() weights of the FTS columns (text, title, headings): a term in the
 # document's title or the chunk's heading path says more about what the chunk
 # is about than one in its body. Weights of (1, 0, 0) rank by the body alone.
@@ -269,34 +270,42 @@ def search(
         raise ValueError(f"unknown search mode {mode!r} (choose from {', '.join(SEARCH_MODES)})")
     if k <= 0:
         return []
+    assert mode == "bm25" or query_vector is not None
     # Ranked deeper than k: copies of one text collapse into one hit (copies.py).
+    # When copies crowd out k different texts (a folder copied several times),
+    # rank deeper still, up to MAX_DEPTH_FACTOR times, before settling for fewer.
     depth = hybrid_depth(k)
+    while True:
+        ranked, more = _ranking(conn, collection, query, query_vector, mode, depth, keyword, bits)
+        chosen = _distinct(conn, ranked, k)
+        if len(chosen) >= k or not more or depth >= MAX_DEPTH_FACTOR * hybrid_depth(k):
+            break
+        depth *= 4
+        keyword = None  # a BM25 ranking computed ahead was for the first depth
+    missing = [r.chunk_id for r in chosen if r.similarity is None]
+    if mode == "hybrid" and missing:
+        # Keyword-only hits get their cosine similarity too, for relevance thresholds.
+        sims = {r.chunk_id: r.similarity for r in rescore(conn, collection, query_vector, missing)}
+        chosen = [Ranked(r.chunk_id, r.score, sims.get(r.chunk_id, r.similarity)) for r in chosen]
+    hits = hits_for(conn, chosen)
+    return copies.with_copies(conn, collection, hits) if search_options.active().dedupe else hits
+
+
+def _ranking(conn, collection, query, query_vector, mode, depth, keyword, bits) -> tuple[list[Ranked], bool]:
+    """One mode's ranking ``depth`` deep, and whether a list it came from was cut at ``depth``."""
     if mode == "bm25":
-        return _finish(conn, collection, bm25_ranking(conn, collection, query, depth), k)
-    assert query_vector is not None
-    if mode == "vector":
-        return _finish(conn, collection, vector_ranking(conn, collection, query_vector, depth, bits=bits), k)
+        ranked = bm25_ranking(conn, collection, query, depth)
+        return ranked, len(ranked) >= depth
     vector = vector_ranking(conn, collection, query_vector, depth, bits=bits)
+    if mode == "vector":
+        return vector, len(vector) >= depth
     if keyword is None:
         keyword = bm25_ranking(conn, collection, query, depth)
     elif isinstance(keyword, Future):
         keyword = keyword.result()
     rule = fusion.TUNED if search_options.active().fusion == "tuned" else fusion.PLAIN_RRF
-    fused = _distinct(conn, fusion.fuse(vector, keyword, query, depth, rule), k)
-    missing = [r.chunk_id for r in fused if r.similarity is None]
-    if missing:
-        # Keyword-only hits get their cosine similarity too, for relevance thresholds.
-        sims = {r.chunk_id: r.similarity for r in rescore(conn, collection, query_vector, missing)}
-        fused = [Ranked(r.chunk_id, r.score, sims.get(r.chunk_id, r.similarity)) for r in fused]
-    hits = hits_for(conn, fused)
-    return copies.with_copies(conn, collection, hits) if search_options.active().dedupe else hits
+    return fusion.fuse(vector, keyword, query, depth, rule), len(vector) >= depth or len(keyword) >= depth
 
 
 def _distinct(conn: apsw.Connection, ranked: list[Ranked], k: int) -> list[Ranked]:
     return copies.distinct(conn, ranked, k) if search_options.active().dedupe else ranked[:k]
-
-
-def _finish(conn: apsw.Connection, collection: Collection, ranked: list[Ranked], k: int) -> list[Hit]:
-    """The best ``k`` distinct texts of a ranking as hits, each listing its copies."""
-    hits = hits_for(conn, _distinct(conn, ranked, k))
-    return copies.with_copies(conn, collection, hits) if search_options.active().dedupe else hits
