@@ -1,8 +1,9 @@
 """Search latency p50/p95 at 10k and 100k chunks (384-d), and the recall of the fast vector path.
 
 10k: real SciFact chunks with real all-MiniLM-L6-v2 vectors (embedded once, cached).
-100k: the 10k plus 90k synthetic chunks (real chunk texts, their vectors moved by
-noise and re-normalised), so BM25 and the vector index see realistic sizes.
+100k: the 10k plus 90k synthetic chunks (real chunk texts, each copy's ending with a
+word of its own so they stay different texts; their vectors moved by noise and
+re-normalised), so BM25 and the vector index see realistic sizes.
 Latency is end to end through ``KnowledgeStore.search`` (query embedding included),
 over SciFact queries; the query-embedding share is printed too. Recall@10 compares
 the quantised coarse pass + exact rescoring with exact float KNN on the same queries.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +65,10 @@ def fill(store, collection, docs, vectors, *, prefix: str, noise: float, rng) ->
             if noise:
                 vecs = vecs + rng.normal(0, noise, vecs.shape).astype(np.float32)
                 vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+            if noise:
+                # A copy's chunks end with a word of their own: 100k different texts, as a real
+                # collection has, not ten copies of each (which the search would merge into one hit).
+                chunks = [replace(c, text=f"{c.text} {prefix}") for c in chunks]
             documents.write_document(
                 store.conn,
                 collection,
