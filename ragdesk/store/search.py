@@ -291,7 +291,16 @@ def search(
     return copies.with_copies(conn, collection, hits) if search_options.active().dedupe else hits
 
 
-def _ranking(conn, collection, query, query_vector, mode, depth, keyword, bits) -> tuple[list[Ranked], bool]:
+def _ranking(
+    conn: apsw.Connection,
+    collection: Collection,
+    query: str,
+    query_vector: np.ndarray | None,
+    mode: str,
+    depth: int,
+    keyword: list[Ranked] | Future[list[Ranked]] | None,
+    bits: BitIndex | None,
+) -> tuple[list[Ranked], bool]:
     """One mode's ranking ``depth`` deep, and whether a list it came from was cut at ``depth``."""
     if mode == "bm25":
         ranked = bm25_ranking(conn, collection, query, depth)
