@@ -146,31 +146,23 @@ def test_cancel_stops_waiting_for_a_silent_server(store):
 
 
 def test_ask_with_engine_on_the_command_line(indexed):
-    from ragdesk.cli import cli
-
     indexed.close()
     with MisbehavingServer("ok", models=("tiny", "tiny-lora")) as server:
-        result = CliRunner().invoke(cli, [
-            "ask", QUESTION, "--mode", "hybrid", "--lora", "papers-lora", "--max-tokens", "6", "--json",
-            "--engine", server.url, "--engine-adapter", "papers-lora=tiny-lora",
-        ], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
-    assert data["mode"] == "hybrid" and data["adapter"] == "papers-lora" and data["model"] == "tiny"
-    assert data["retrieved"][0]["path"].endswith("kettle.md") and data["answer"] == "Hello"
-    assert server.requests[-1]["model"] == "tiny-lora"
-    down = CliRunner().invoke(cli, ["ask", QUESTION, "--engine", f"http://127.0.0.1:{free_port()}"])
-    assert down.exit_code == 1 and "cannot reach the engine" in down.output and "Traceback" not in down.output
+        data = ask_through_engine(server.url)
+    assert data["answer"] == "Hello" and server.requests[-1]["model"] == "tiny-lora"
 
 
-@pytest.mark.slow  # starts llama_cpp.server with the model; the test above asks the same of a small server
-def test_ask_with_engine_on_the_command_line_on_llama_cpp_server(indexed, llama_server):
+def ask_through_engine(url: str) -> dict:
+    """`ragdesk ask --engine URL` with the adapter mapped to the server's tiny-lora: its --json answer.
+
+    Also checks what holds for any server: the choices echoed, the right source, and a clear
+    message (no traceback) when no engine answers.
+    """
     from ragdesk.cli import cli
 
-    indexed.close()
     result = CliRunner().invoke(cli, [
         "ask", QUESTION, "--mode", "hybrid", "--lora", "papers-lora", "--max-tokens", "6", "--json",
-        "--engine", llama_server.url, "--engine-adapter", "papers-lora=tiny-lora",
+        "--engine", url, "--engine-adapter", "papers-lora=tiny-lora",
     ], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -178,3 +170,10 @@ def test_ask_with_engine_on_the_command_line_on_llama_cpp_server(indexed, llama_
     assert data["retrieved"][0]["path"].endswith("kettle.md")
     down = CliRunner().invoke(cli, ["ask", QUESTION, "--engine", f"http://127.0.0.1:{free_port()}"])
     assert down.exit_code == 1 and "cannot reach the engine" in down.output and "Traceback" not in down.output
+    return data
+
+
+@pytest.mark.slow  # starts llama_cpp.server with the model; the test above asks the same of a small server
+def test_ask_with_engine_on_the_command_line_on_llama_cpp_server(indexed, llama_server):
+    indexed.close()
+    ask_through_engine(llama_server.url)
