@@ -72,7 +72,12 @@ def test_rag_lora_and_hybrid_answer_on_the_server_with_local_retrieval(indexed, 
 
 @pytest.mark.slow  # starts llama_cpp.server with the model; the fast pass checks the same on a small server below
 def test_adapters_are_chosen_by_mapping_or_by_the_servers_model_list(indexed, llama_server):
-    session = remote_session(indexed, llama_server.url)
+    choose_a_listed_adapter(indexed, llama_server.url)
+
+
+def choose_a_listed_adapter(indexed, url: str) -> None:
+    """An unmapped adapter the server lacks is refused with the fix; one it lists needs no mapping."""
+    session = remote_session(indexed, url)
     session.load_model("tiny")
     with pytest.raises(AdapterError, match="--engine-adapter papers=SERVER_NAME"):
         session.choose_adapter("papers")
@@ -82,12 +87,7 @@ def test_adapters_are_chosen_by_mapping_or_by_the_servers_model_list(indexed, ll
 
 def test_an_adapter_the_server_lists_needs_no_mapping(indexed):
     with MisbehavingServer("ok", models=("tiny", "tiny-lora")) as server:
-        session = remote_session(indexed, server.url)
-        session.load_model("tiny")
-        with pytest.raises(AdapterError, match="--engine-adapter papers=SERVER_NAME"):
-            session.choose_adapter("papers")
-        session.choose_adapter("tiny-lora")  # the server lists it: no mapping needed
-        assert session.ask(QUESTION, mode="lora", max_tokens=4, temperature=0).adapter == "tiny-lora"
+        choose_a_listed_adapter(indexed, server.url)
     assert server.requests[-1]["model"] == "tiny-lora"  # asked for as a model of its own
 
 
