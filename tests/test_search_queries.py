@@ -298,3 +298,16 @@ def test_the_sources_panel_says_where_else_the_text_is(qtbot, copied):
         assert "also in" not in panel.where.text()
     finally:
         panel.shutdown()
+
+
+def test_the_convex_fusion_adds_scores_scaled_by_each_lists_best():
+    from ragdesk.store.fusion import FusionRule, fuse
+    from ragdesk.store.search import Ranked
+
+    vector = [Ranked(1, 0.9, 0.9), Ranked(2, 0.45, 0.45)]
+    keyword = [Ranked(2, 10.0), Ranked(3, 5.0)]
+    fused = fuse(vector, keyword, "plain words", 10, FusionRule(method="convex"))
+    assert [(r.chunk_id, round(r.score, 6)) for r in fused] == [(2, 1.5), (1, 1.0), (3, 0.5)]
+    assert fused[2].similarity is None and fused[0].similarity == 0.45
+    with pytest.raises(ValueError, match="unknown fusion method"):
+        FusionRule(method="convx")

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from ragdesk.store.search import Ranked
 
 
+METHODS = ("rrf", "convex")
+
+
 @dataclass(frozen=True)
 class FusionRule:
     method: str = "rrf"  # "rrf": ranks; "convex": normalised scores (see ``_convex``)
@@ -39,6 +42,10 @@ class FusionRule:
     ident_w_bm25: float = 1.0  # BM25's weight instead of w_bm25 when the query names an identifier
     ident_rrf_k: float | None = None  # the RRF constant for such queries (None: rrf_k)
     guard: float | None = None  # BM25's first stays first when its score >= guard x its second's
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown fusion method {self.method!r} (choose from {', '.join(METHODS)})")
 
 
 PLAIN_RRF = FusionRule()

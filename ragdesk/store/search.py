@@ -1,4 +1,4 @@
-"""Retrieval over one collection: vector KNN, BM25, and their reciprocal-rank fusion.
+"""Retrieval over one collection: vector KNN, BM25, and their fusion (``fusion.py``).
 
 Vector search is exact (sqlite-vec float KNN) for small collections. Above
 ``EXACT_LIMIT`` chunks it runs a coarse pass over 1-bit quantised vectors
@@ -35,7 +35,6 @@ MAX_DEPTH_FACTOR = 16  # how much deeper than usual a search ranks when copies c
 # is about than one in its body. Weights of (1, 0, 0) rank by the body alone.
 BM25_WEIGHTS = (1.0, 4.0, 2.0)
 BODY_ONLY = (1.0, 0.0, 0.0)
-RRF_K = 60  # the constant of Cormack et al.; robust across collections
 COMMON_TERM_SHARE = 0.05
 COMMON_TERM_MIN_ROWS = 20_000
 MIN_QUERY_TERMS = 3
@@ -202,22 +201,6 @@ def bm25_ranking(conn: apsw.Connection, collection: Collection, query: str, k: i
     )
     # "rank MATCH" sets this query's ranking function: FTS5 still sorts by it itself.
     return [Ranked(cid, -score) for cid, score in conn.execute(sql, (match, f"bm25({weights})", k))]
-
-
-def fuse(rankings: list[list[Ranked]], k: int) -> list[Ranked]:
-    """Plain reciprocal-rank fusion: each list adds 1 / (RRF_K + rank) to a chunk's score.
-
-    Hybrid search uses the tuned rule of ``fusion.py``; this stays for callers fusing other lists.
-    """
-    scores: dict[int, float] = {}
-    similarity: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, item in enumerate(ranking, start=1):
-            scores[item.chunk_id] = scores.get(item.chunk_id, 0.0) + 1.0 / (RRF_K + rank)
-            if item.similarity is not None:
-                similarity[item.chunk_id] = item.similarity
-    best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-    return [Ranked(cid, score, similarity.get(cid)) for cid, score in best]
 
 
 def hits_for(conn: apsw.Connection, ranked: list[Ranked]) -> list[Hit]:
