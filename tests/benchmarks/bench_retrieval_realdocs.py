@@ -39,7 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from build_realdocs_devset import DEFAULT_WORK, build  # noqa: E402
-from common import Timer, scratch_home  # noqa: E402
+from common import Timer, scratch_home, search_options_off  # noqa: E402
 
 METRICS = (("mrr@10", "MRR@10"), ("hit@1", "hit@1"), ("ndcg@10", "nDCG@10"), ("recall@10", "R@10"),
            ("recall@100", "R@100"))
@@ -100,10 +100,7 @@ def switch_off(names: str):
     """
     if not names:
         return None
-    from ragdesk.store import search_options
-
-    changes = {n: ("rrf" if n == "fusion" else False) for n in names.split(",") if n and n != "chrome"}
-    return search_options.use(search_options.active(), **changes)
+    return search_options_off(names.split(","))
 
 
 # Index-time switches are ingestion settings: ``titles`` off also drops the

@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from common import SCIFACT, Timer, kept_home, scratch_home, write_scifact_corpus
+from common import SCIFACT, Timer, kept_home, scratch_home, search_options_off, write_scifact_corpus
 
 
 def main() -> None:
@@ -65,8 +65,7 @@ def main() -> None:
             results = {}
             for mode in modes:
                 base, _, off = mode.partition(":")  # hybrid:fusion = hybrid with plain RRF
-                changes = {o: ("rrf" if o == "fusion" else False) for o in off.split("+") if o}
-                previous = search_options.use(search_options.active(), **changes)
+                previous = search_options_off(off.split("+"))
 
                 def ranked(text, base=base, mode=mode):
                     hits = store.search(text, k=300, mode=base)

@@ -16,13 +16,8 @@ PUBMEDQA = SHARED / "pubmedqa"
 
 
 def scratch_home(name: str) -> Path:
-    """A fresh data folder for one benchmark run (RAGDESK_HOME points at it)."""
-    from ragdesk import paths
-
-    root = Path(tempfile.mkdtemp(prefix=f"ragdesk-bench-{name}-"))
-    os.environ[paths.ENV_HOME] = str(root / "home")
-    paths.set_home(None)
-    return root
+    """A fresh data folder for one benchmark run (RAGDESK_HOME points at its ``home``)."""
+    return kept_home(tempfile.mkdtemp(prefix=f"ragdesk-bench-{name}-"))
 
 
 def kept_home(folder: str | Path) -> Path:
@@ -34,6 +29,25 @@ def kept_home(folder: str | Path) -> Path:
     os.environ[paths.ENV_HOME] = str(root / "home")
     paths.set_home(None)
     return root
+
+
+QUERY_TIME_OPTIONS = ("identifiers", "dedupe", "fusion", "titles")
+INGESTION_ONLY = ("chrome",)  # a settings change for a fresh index (bench_retrieval_realdocs.py --off)
+
+
+def search_options_off(names: list[str]):
+    """Put in force the search options with the query-time ones ``names`` turned off; the previous ones.
+
+    ``fusion`` off is plain RRF; names that act only at ingestion (``chrome``) are left to the caller.
+    """
+    from ragdesk.store import search_options
+
+    unknown = [n for n in names if n and n not in (*QUERY_TIME_OPTIONS, *INGESTION_ONLY)]
+    if unknown:
+        raise SystemExit(f"unknown search option(s) {', '.join(unknown)}: "
+                         f"choose from {', '.join((*QUERY_TIME_OPTIONS, *INGESTION_ONLY))}")
+    changes = {n: ("rrf" if n == "fusion" else False) for n in names if n in QUERY_TIME_OPTIONS}
+    return search_options.use(search_options.active(), **changes)
 
 
 def read_jsonl(path: Path) -> list[dict]:
