@@ -220,3 +220,24 @@ def test_installed_rerankers_reach_the_settings_dialog(make_window, qtbot, tmp_p
     assert (Settings.load().reranker, Settings.load().rerank_top_n) == ("my-reranker", 40)
     worker = window.controller.model_worker
     qtbot.waitUntil(lambda: worker.session.store.settings.reranker == "my-reranker", timeout=WAIT_MS)
+
+
+def test_signals_keep_their_references_a_long_session_does_not_crash(qapp):
+    """PySide6 6.12.0's emit dropped a reference to True per signal: a long session died in bool_dealloc."""
+    import gc
+
+    from ragdesk.ui.qt import QObject, Signal
+
+    class Tokens(QObject):
+        piece = Signal(int, str)
+
+    tokens, seen = Tokens(), []
+    tokens.piece.connect(lambda rid, text: seen.append(text))
+    gc.collect()
+    before = sys.getrefcount(True), sys.getrefcount(False)
+    for i in range(500):  # the tokens of a long answer
+        tokens.piece.emit(i, "word")
+    gc.collect()
+    after = sys.getrefcount(True), sys.getrefcount(False)
+    assert len(seen) == 500
+    assert after[0] > before[0] - 50 and after[1] > before[1] - 50, (before, after)

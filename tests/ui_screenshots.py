@@ -51,7 +51,8 @@ def drop(widget: QWidget, paths, pos: QPoint | None = None) -> bool:
     """Deliver a real drag-enter and drop of ``paths`` to ``widget``; True if the drop was accepted."""
     mime = file_drag(paths)
     pos = pos or widget.rect().center()
-    enter = QDragEnterEvent(QPointF(pos), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    # QDragEnterEvent takes a QPoint (QPointF only from PySide6 6.12); QDropEvent a QPointF.
+    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, enter)
     if not enter.isAccepted():
         return False
