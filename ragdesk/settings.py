@@ -86,7 +86,7 @@ class Settings:
     model: str | None = None
     adapter: str | None = None
     n_threads: int = field(default_factory=_default_threads)
-    n_threads_batch: int | None = None  # threads evaluating a prompt; None: n_threads (see Engine)
+    n_threads_batch: int | None = None  # threads evaluating a prompt; None: the idle cores, per prompt (Engine)
     n_ctx: int = 4096
     n_gpu_layers: int = 0
     max_tokens: int = 512

@@ -6,12 +6,19 @@ asserted with token counts (ours and llama.cpp's own performance counters), neve
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+
 import pytest
 from support.threads import threads_for_tests
 
 from ragdesk.chat import ChatSession
 from ragdesk.chat.progress import Stage, reading_detail
 from ragdesk.llm.engine import Engine
+from ragdesk.llm.idle_cores import IdleCores
 
 KETTLE = "The kettle must be descaled every six weeks with citric acid. " * 3
 BREAD = "Sourdough needs a starter of flour and water fed daily, then a long cold proof."
@@ -104,4 +111,42 @@ def test_prompt_evaluation_threads_are_a_setting(tiny_model):
     with Engine(n_ctx=256, n_threads=1, n_threads_batch=2) as engine:
         engine.load(tiny_model.gguf_path)
         assert engine.llama.context_params.n_threads_batch == 2
-    assert Engine(n_threads=1).n_threads_batch == 1  # by default: the decode threads
+        engine.generate("The kettle", max_tokens=2, temperature=0)
+        assert engine.last_stats.prompt_threads == 2
+
+
+@contextmanager
+def every_core_busy():
+    """One spinning process per logical CPU: the machine as another program's build leaves it."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+    try:
+        yield
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+
+
+def test_idle_cores_see_other_programs_load_and_not_the_engines_own():
+    cores = os.cpu_count() or 1
+    with every_core_busy():
+        meter = IdleCores()
+        time.sleep(0.7)
+        assert meter.idle() < 0.75 * cores
+        time.sleep(0.7)
+        assert meter.threads(1, cores) == 1  # every core taken: the decode threads only
+        time.sleep(0.7)
+        meter.note_busy(10.0 * cores)  # the same load, had it been the engine's own threads
+        assert meter.threads(1, cores) == cores
+
+
+def test_prompts_on_a_busy_machine_use_the_decode_threads(tiny_model):
+    with Engine(n_ctx=256, n_threads=1) as engine:  # prompt threads chosen per prompt
+        engine.load(tiny_model.gguf_path)
+        assert engine.n_threads_batch is None
+        engine.generate("The kettle", max_tokens=2, temperature=0)
+        assert 1 <= engine.last_stats.prompt_threads <= (os.cpu_count() or 1)
+        with every_core_busy():
+            time.sleep(0.7)
+            engine.generate("The kettle must", max_tokens=2, temperature=0)
+            assert engine.last_stats.prompt_threads == 1

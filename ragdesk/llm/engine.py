@@ -33,6 +33,7 @@ from ragdesk.llm.gguf_info import (
     model_info_from_header,
     read_header,
 )
+from ragdesk.llm.idle_cores import IdleCores, physical_cores
 from ragdesk.llm.llama_log import clear_recent_problems, install_log_capture, recent_problems
 from ragdesk.llm.prompt_format import (
     Prompt,
@@ -92,11 +93,11 @@ class Engine(Generation):
     ) -> None:
         self._n_ctx_setting = int(n_ctx)
         self.n_threads = n_threads
-        # Prompt evaluation is one big batch and can use more threads than decoding
-        # (Settings.n_threads_batch, e.g. every core on an idle machine); by default it
-        # uses the decode threads: measured on a busy 2-core machine, 2 batch threads
-        # made prompts slower (bench_first_answer.py, README).
-        self.n_threads_batch = n_threads_batch or n_threads or max(1, (os.cpu_count() or 2) // 2)
+        # Prompt evaluation is one big batch and can use more threads than decoding.
+        # A number fixes them (Settings.n_threads_batch); None chooses before each prompt
+        # from the cores the rest of the machine leaves idle (ragdesk.llm.idle_cores).
+        self.n_threads_batch = n_threads_batch
+        self._idle_cores = IdleCores()
         self.n_gpu_layers = int(n_gpu_layers)
         self.seed = int(seed)
         self.n_batch = int(n_batch)
@@ -126,6 +127,19 @@ class Engine(Generation):
         if self._llm is not None:
             return self._llm.n_ctx()
         return self._n_ctx_setting
+
+    @property
+    def decode_threads(self) -> int:
+        """Threads that generate tokens: the setting, else half the logical CPUs (llama-cpp-python's default)."""
+        return self.n_threads or max(1, (os.cpu_count() or 2) // 2)
+
+    def _use_prompt_threads(self, llm: Any) -> int:
+        """Set and return the threads for the next prompt: the setting, else the idle cores now."""
+        import llama_cpp
+
+        threads = self.n_threads_batch or self._idle_cores.threads(self.decode_threads, physical_cores())
+        llama_cpp.llama_set_n_threads(llm.ctx, self.decode_threads, threads)
+        return threads
 
     @property
     def llama(self) -> Any:
@@ -166,8 +180,8 @@ class Engine(Generation):
                 model_path=str(info.path),
                 n_ctx=n_ctx,
                 n_batch=min(self.n_batch, n_ctx),
-                n_threads=self.n_threads,
-                n_threads_batch=self.n_threads_batch,
+                n_threads=self.decode_threads,
+                n_threads_batch=self.n_threads_batch or self.decode_threads,
                 n_gpu_layers=self.n_gpu_layers,
                 seed=self.seed,
                 verbose=False,

@@ -31,7 +31,7 @@ class GenerationStats:
     ``prompt_ms`` is the time to the first token (prompt evaluation plus the first
     sample), ``generation_ms`` the rest; ``tokens_per_s`` is the decoding rate after
     the first token. ``cached_prompt_tokens`` were reused from the previous prompt's
-    KV cache and not evaluated again.
+    KV cache and not evaluated again; ``prompt_threads`` evaluated the rest.
     """
 
     prompt_tokens: int
@@ -42,10 +42,12 @@ class GenerationStats:
     tokens_per_s: float
     stop_reason: str  # "stop" | "length" | "cancelled"
     cached_prompt_tokens: int = 0
+    prompt_threads: int | None = None  # None: not known (a remote engine)
 
     @classmethod
     def timed(cls, t0: float, t_first: float | None, end: float, *, prompt_tokens: int, completion_tokens: int,
-              sampled: int, stop_reason: str, cached_prompt_tokens: int = 0) -> GenerationStats:
+              sampled: int, stop_reason: str, cached_prompt_tokens: int = 0,
+              prompt_threads: int | None = None) -> GenerationStats:
         """Statistics from perf_counter readings: start, first token (None: none came), end."""
         first = t_first or end
         gen_s = end - first
@@ -58,6 +60,7 @@ class GenerationStats:
             tokens_per_s=(sampled - 1) / gen_s if sampled > 1 and gen_s > 0 else 0.0,
             stop_reason=stop_reason,
             cached_prompt_tokens=cached_prompt_tokens,
+            prompt_threads=prompt_threads,
         )
 
 
@@ -130,11 +133,13 @@ class Generation:
         kinds, pieces = self._kinds, self._pieces
         abort = self._abort_hook(llm, cancel)
         gen = None
+        threads = None
         try:
             if max_tokens == 0 or (cancel is not None and cancel()):
                 reason = "length" if max_tokens == 0 else "cancelled"
                 return
             llm.set_seed(seed)
+            threads = self._use_prompt_threads(llm)
             gen = llm.generate(tokens, **sampling)
             try:
                 for token in gen:
@@ -182,10 +187,12 @@ class Generation:
             if abort is not None:
                 self._clear_abort(llm)
             self._busy = False
-            self.last_stats = GenerationStats.timed(
+            stats = self.last_stats = GenerationStats.timed(
                 t0, t_first, time.perf_counter(), prompt_tokens=len(tokens), completion_tokens=produced,
-                sampled=sampled, stop_reason=reason, cached_prompt_tokens=cached,
+                sampled=sampled, stop_reason=reason, cached_prompt_tokens=cached, prompt_threads=threads,
             )
+            if threads is not None:  # llama.cpp's own use of the cores, not another program's load
+                self._idle_cores.note_busy((stats.prompt_ms * threads + stats.generation_ms * self.decode_threads) / 1000)
 
     def prime(self, tokens: list[int]) -> int:
         """Evaluate ``tokens`` into the KV cache now, so a later prompt that starts with them skips them.
@@ -209,6 +216,8 @@ class Generation:
             self._invalidate_kv()  # this model's cache can't be cut (sliding window): start afresh
             keep = 0
         self._busy = True
+        t0 = time.perf_counter()
+        threads = self._use_prompt_threads(llm)
         try:
             llm.n_tokens = keep  # eval() appends the rest after the part kept
             llm.eval(tokens[keep:])
@@ -220,6 +229,7 @@ class Generation:
             raise
         finally:
             self._busy = False
+            self._idle_cores.note_busy((time.perf_counter() - t0) * threads)
         return len(tokens) - keep
 
     def generate(self, prompt: Prompt | str, **kw: Any) -> tuple[str, GenerationStats]:
