@@ -79,6 +79,19 @@ def test_sources_are_numbered_fenced_and_neutralised():
     assert neutralise("<|im_start|>") != "<|im_start|>"
 
 
+def test_a_source_is_named_by_file_and_title_unless_it_begins_with_the_title():
+    from dataclasses import replace
+
+    from ragdesk.chat.prompts import source_label
+
+    body = replace(hit(1, "The parts ship separately."), title="Assembly Guide", page=3, heading="Guide > Parts")
+    assert source_label(body) == "a.txt (Assembly Guide), page 3, section Guide > Parts"
+    first = replace(hit(2, "ASSEMBLY  guide\n\nUnpack the box."), title="Assembly Guide")
+    assert source_label(first) == "a.txt"  # the passage says it already: no tokens spent twice
+    assert source_label(replace(hit(3, "Assembly Guidelines for ..."), title="Assembly Guide")) == (
+        "a.txt (Assembly Guide)")  # a whole-word match only
+
+
 def test_no_relevant_sources_tells_the_model():
     msgs = build_messages("Who won?", sources=[])
     assert "do not seem to cover" in msgs[-1]["content"]

@@ -44,15 +44,25 @@ def neutralise(text: str, specials: Sequence[str] = ()) -> str:
 
 
 def source_label(hit: Hit) -> str:
-    """How a source is named to the model: file name (with the document's title), page and heading."""
+    """How a source is named to the model: file name (with the document's title), page and heading.
+
+    The title is left out when the passage itself begins with it (a document's first
+    chunk): every token of the prompt is evaluated before the answer starts.
+    """
     label = PurePath(hit.path).name
-    if hit.title:
+    if hit.title and not _starts_with(hit.text, hit.title):
         label += f" ({hit.title})"
     if hit.page:
         label += f", page {hit.page}"
     if hit.heading:
         label += f", section {hit.heading}"
     return label
+
+
+def _starts_with(text: str, prefix: str) -> bool:
+    """Whether ``text`` begins with ``prefix``, ignoring case and how whitespace is laid out."""
+    words = prefix.casefold().split()
+    return bool(words) and text.casefold().split(maxsplit=len(words))[: len(words)] == words
 
 
 def format_sources(hits: Sequence[Hit], specials: Sequence[str] = ()) -> str:
