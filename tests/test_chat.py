@@ -92,6 +92,23 @@ def test_a_source_is_named_by_file_and_title_unless_it_begins_with_the_title():
         "a.txt (Assembly Guide)")  # a whole-word match only
 
 
+def test_neighbouring_chunks_show_their_overlap_once():
+    from dataclasses import replace
+
+    doc = "Unpack the box. Fit the legs to the frame. Tighten every bolt twice. Then fit the top."
+    first, second = doc[:42], doc[16:69]  # chunks overlapping by "Fit the legs to the frame."
+    a = replace(hit(1, first), start=0, end=42)
+    b = replace(hit(2, second), start=16, end=69)
+    user = build_messages("How?", sources=[a, b])[-1]["content"]
+    assert "[2] a.txt\n… Tighten every bolt twice.\n>>>" in user  # the repeated edge is left out
+    user = build_messages("How?", sources=[b, a])[-1]["content"]  # either way round
+    assert "[2] a.txt\nUnpack the box. …\n>>>" in user
+    other_doc = replace(b, document_id=2)
+    assert f"[2] a.txt\n{second.strip()}\n>>>" in build_messages("How?", sources=[a, other_doc])[-1]["content"]
+    moved = replace(b, text="Something else entirely, said at the same offsets.")  # offsets without the text
+    assert "Something else entirely" in build_messages("How?", sources=[a, moved])[-1]["content"]
+
+
 def test_no_relevant_sources_tells_the_model():
     msgs = build_messages("Who won?", sources=[])
     assert "do not seem to cover" in msgs[-1]["content"]

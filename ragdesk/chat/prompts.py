@@ -65,10 +65,34 @@ def _starts_with(text: str, prefix: str) -> bool:
     return bool(words) and text.casefold().split(maxsplit=len(words))[: len(words)] == words
 
 
+def _unshown_text(hit: Hit, shown: Sequence[Hit]) -> str:
+    """``hit``'s text less the parts an earlier source already showed (neighbouring chunks overlap).
+
+    Chunks are cut with an overlap, so two neighbours retrieved together repeat tens
+    of tokens, all evaluated before the answer starts. The repeated edge is replaced
+    by "…" where the text itself confirms the overlap the offsets say.
+    """
+    text, head, tail = hit.text, 0, len(hit.text)
+    for other in shown:
+        if other.document_id != hit.document_id:
+            continue
+        if other.start <= hit.start < other.end < hit.end:  # other ends inside this one
+            overlap = other.end - hit.start
+            if overlap <= len(other.text) and text[:overlap] == other.text[-overlap:]:
+                head = max(head, overlap)
+        if hit.start < other.start < hit.end <= other.end:  # other begins inside this one
+            overlap = hit.end - other.start
+            if overlap <= len(other.text) and text[-overlap:] == other.text[:overlap]:
+                tail = min(tail, len(text) - overlap)
+    if head >= tail:
+        return text.strip()
+    return ("… " if head else "") + text[head:tail].strip() + (" …" if tail < len(text) else "")
+
+
 def format_sources(hits: Sequence[Hit], specials: Sequence[str] = ()) -> str:
     blocks = []
     for n, hit in enumerate(hits, start=1):
-        body = neutralise(hit.text.strip(), specials)
+        body = neutralise(_unshown_text(hit, hits[: n - 1]), specials)
         blocks.append(f"{SOURCE_OPEN} [{n}] {neutralise(source_label(hit), specials)}\n{body}\n{SOURCE_CLOSE}")
     return "\n\n".join(blocks)
 
