@@ -215,9 +215,9 @@ class Generation:
         if keep < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
             self._invalidate_kv()  # this model's cache can't be cut (sliding window): start afresh
             keep = 0
+        threads = self._use_prompt_threads(llm)
         self._busy = True
         t0 = time.perf_counter()
-        threads = self._use_prompt_threads(llm)
         try:
             llm.n_tokens = keep  # eval() appends the rest after the part kept
             llm.eval(tokens[keep:])

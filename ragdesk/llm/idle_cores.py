@@ -14,6 +14,7 @@ subtracted, from the core-seconds the engine reports with ``note_busy``.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -26,6 +27,7 @@ MIN_WINDOW_S = 0.5
 ROUNDING = 0.25
 
 
+@functools.cache
 def physical_cores() -> int:
     """Cores without their hyper-threads (a second thread per core adds little to matrix products)."""
     return psutil.cpu_count(logical=False) or os.cpu_count() or 1
