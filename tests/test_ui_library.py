@@ -102,6 +102,8 @@ def test_drop_onto_a_collection_row_indexes_into_that_collection(make_window, qt
     job = max(c.jobs.values(), key=lambda j: j.id)
     assert job.collection == "papers"
     wait_job(qtbot, window, job)
+    assert job.state == "done", job.error
+    assert job.result.added == 1, job.result
     by_name = {info.name: info for info in c.collections()}
     assert by_name["papers"].documents == 1 and by_name["default"].documents == 1
     assert c.collection == "papers"  # the drop target became the current collection
@@ -125,7 +127,8 @@ def test_indexing_can_be_cancelled_and_shows_progress(make_window, qtbot, tmp_pa
     widget = window.library.job_widgets[job.id]
     assert widget.cancel_button.isVisible()
     assert "of 600 files indexed" in widget.detail.text()
-    assert window.library.pages.currentWidget() is window.library.tree  # the new collection shows at once
+    # The new collection shows while its first run goes on (once the read asked for at its start is back).
+    qtbot.waitUntil(lambda: window.library.pages.currentWidget() is window.library.tree, timeout=WAIT_MS)
     save_screenshot(window, "indexing-in-progress")
 
     qtbot.mouseClick(widget.cancel_button, Qt.MouseButton.LeftButton)

@@ -87,10 +87,11 @@ def make_window(qtbot):
         settings = test_settings(**overrides)
         settings.save()
         window = create_main_window(settings)
-        # For wait_job: when each job's end reached the GUI, and how often collections were re-read.
-        window.done_jobs, window.collection_reads = {}, [0]
-        window.controller.jobDone.connect(lambda job: window.done_jobs.__setitem__(job.id, window.collection_reads[0]))
-        window.controller.collectionsChanged.connect(lambda: window.collection_reads.__setitem__(0, window.collection_reads[0] + 1))
+        # For wait_job: the collection re-reads asked for when each job's end reached the GUI.
+        window.done_jobs = {}
+        window.controller.jobDone.connect(
+            lambda job: window.done_jobs.__setitem__(job.id, window.controller.collection_requests)
+        )
         qtbot.addWidget(window)
         window.show()
         c = window.controller
@@ -109,8 +110,10 @@ def make_window(qtbot):
 def wait_job(qtbot, window, job, timeout: int = WAIT_MS):
     """Wait until the GUI has handled the end of ``job`` and re-read the collections after it."""
     qtbot.waitUntil(lambda: job.id in window.done_jobs, timeout=timeout)
-    # The end of a job asks for a fresh read of the collections: wait for its answer.
-    qtbot.waitUntil(lambda: window.collection_reads[0] > window.done_jobs[job.id], timeout=timeout)
+    # The end of a job asks for a fresh read of the collections: wait for the answer to that
+    # request, not for one asked for while the job ran (which can arrive after its end).
+    c = window.controller
+    qtbot.waitUntil(lambda: c.collections_answer_to > window.done_jobs[job.id], timeout=timeout)
     return job
 
 

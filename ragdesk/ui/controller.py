@@ -72,7 +72,7 @@ class AppController(LibraryCommands, ConversationCommands, QObject):
     _warm = Signal()
     _job = Signal(object)
     _search = Signal(object)
-    _list_collections = Signal()
+    _list_collections = Signal(int)  # request number, handed back with the answer
     _settings = Signal(object)  # each worker keeps its own copy
 
     COLLECTIONS_REFRESH_MS = 1500  # library counts refresh at most this often during a run
@@ -112,6 +112,10 @@ class AppController(LibraryCommands, ConversationCommands, QObject):
         self._collections_timer.setInterval(self.COLLECTIONS_REFRESH_MS)
         self._collections_timer.timeout.connect(self.refresh_collections)
         self.collection_infos: list | None = None  # CollectionInfo, None until first read
+        # Re-reads asked for so far, and the latest one that collection_infos answers: a read
+        # asked for before a job ended can arrive after it, with the job's changes missing.
+        self.collection_requests = 0
+        self.collections_answer_to = 0
         self.source_counts: dict[str, dict[str, int]] = {}
         self.db_watch = DatabaseWatch(self.store.conn, self)  # `ragdesk index` in a terminal, another window
         self.db_watch.changed.connect(self._on_external_change)

@@ -32,10 +32,12 @@ class LibraryCommands:
 
     def refresh_collections(self) -> None:
         """Re-read the collections and their counts (off the GUI thread)."""
-        self._list_collections.emit()
+        self.collection_requests += 1
+        self._list_collections.emit(self.collection_requests)
 
-    def _on_collections(self, infos, counts) -> None:
+    def _on_collections(self, infos, counts, request: int) -> None:
         self.collection_infos, self.source_counts = list(infos), dict(counts)
+        self.collections_answer_to = max(self.collections_answer_to, request)
         self._settle_collection()
         self.collectionsChanged.emit()
 

@@ -264,16 +264,17 @@ class SearchWorker(StoreWorker):
     ready = Signal()
     results = Signal(object, object)  # SearchRequest, list[Hit]
     searchFailed = Signal(object, str)
-    collections = Signal(object, object)  # list[CollectionInfo], {name: {source: documents}}
+    collections = Signal(object, object, int)  # list[CollectionInfo], {name: {source: documents}}, request
 
     @Slot()
     def start(self) -> None:
         if self._open():
-            self.list_collections()
+            self.list_collections(0)
             self.ready.emit()
 
-    @Slot()
-    def list_collections(self) -> None:
+    @Slot(int)
+    def list_collections(self, request: int) -> None:
+        """Read the collections and their counts; ``request`` (the controller's number) goes back with them."""
         if self.store is None:
             return
         try:
@@ -282,7 +283,7 @@ class SearchWorker(StoreWorker):
         except Exception:  # noqa: BLE001 - e.g. locked for longer than the busy timeout: try next time
             log.warning("cannot list collections", exc_info=True)
             return
-        self.collections.emit(infos, counts)
+        self.collections.emit(infos, counts, request)
 
     def _source_counts(self, info) -> dict[str, int]:
         """Documents under each folder or file the collection was built from."""
