@@ -16,9 +16,12 @@ fusion rule is the shipped one).
 
 ``--stride 2`` keeps every other window (pairs that do not overlap: half the
 vectors, half the extra embedding time), chosen from the same cached vectors.
+``--pooled`` costs no extra encoding: each window's vector is the mean of the
+chunk's own token states over the window's tokens ("late chunking"; PyTorch,
+windows within each chunk's text), its chunk's vector the mean over all of them.
 
 Usage: python tests/benchmarks/sentence_windows_lab.py --home DIR --scifact S.json [--cache V.npy]
-       [--stride 1|2]
+       [--stride 1|2] [--pooled]
 """
 
 from __future__ import annotations
@@ -59,12 +62,12 @@ def main() -> None:
     parser.add_argument("--scifact", type=Path, required=True, help="its --dump-rankings file")
     parser.add_argument("--cache", type=Path, help="keep the windows' vectors here between runs")
     parser.add_argument("--stride", type=int, default=1, choices=[1, 2], help="sentences between window starts")
+    parser.add_argument("--pooled", action="store_true", help="pool windows from the chunks' token states instead")
     args = parser.parse_args()
 
     from ragdesk.evaluation import retrieval as metrics
     from ragdesk.settings import Settings
-    from ragdesk.store import KnowledgeStore, fusion
-    from ragdesk.store.search import Ranked
+    from ragdesk.store import KnowledgeStore
 
     root = kept_home(args.home)
     dump = json.loads(args.scifact.read_text(encoding="utf-8"))
@@ -85,8 +88,17 @@ def main() -> None:
         spans.setdefault(doc, []).append((start, end, len(chunk_ids) - 1))
         vectors.append(np.frombuffer(blob, dtype=np.float32))
     chunk_vectors = np.vstack(vectors)
+    if args.pooled:
+        chunk_vectors, window_vectors, owner_rows, encode = pooled_windows(store, chunk_ids)
+    else:
+        window_vectors, owner_rows = embedded_windows(args, embedder, spans, len(chunk_ids))
+        encode = embedder.encode_query
 
-    # Each window, and the chunk (row of chunk_vectors) it starts in.
+    evaluate(dump, queries, qrels, chunk_ids, chunk_doc, chunk_vectors, window_vectors, owner_rows, encode)
+
+
+def embedded_windows(args, embedder, spans, n_chunks: int):
+    """Each abstract's windows embedded on their own, and the chunk (row) each starts in."""
     texts, owner, kept = [], [], []
     for doc in read_jsonl(SCIFACT / "corpus.jsonl"):
         for n, (offset, text) in enumerate(windows(doc["title"], doc["text"])):
@@ -100,17 +112,56 @@ def main() -> None:
     else:
         started = time.perf_counter()
         window_vectors = embedder.encode(texts)
-        print(f"embedded {len(texts)} windows of {len(chunk_ids)} chunks in {time.perf_counter() - started:.0f} s")
+        print(f"embedded {len(texts)} windows of {n_chunks} chunks in {time.perf_counter() - started:.0f} s")
         if args.cache:
             np.save(args.cache, window_vectors)
     window_vectors = window_vectors[np.array(kept)]
     owner_rows = np.array(owner)[np.array(kept)]
-    print(f"{len(owner_rows)} windows (stride {args.stride}) for {len(chunk_ids)} chunks")
+    print(f"{len(owner_rows)} windows (stride {args.stride}) for {n_chunks} chunks")
+    return window_vectors, owner_rows
+
+
+def pooled_windows(store, chunk_ids: list[int]):
+    """Chunk and window vectors pooled from one PyTorch pass over each chunk's text (late chunking)."""
+    from sentence_transformers import SentenceTransformer
+
+    from ragdesk.embedder import resolve_model_path
+
+    model = SentenceTransformer(resolve_model_path("all-MiniLM-L6-v2"), device="cpu")
+    texts = [store.conn.execute("SELECT text FROM chunks WHERE id = ?", (c,)).fetchone()[0] for c in chunk_ids]
+    started = time.perf_counter()
+    states = model.encode(texts, output_value="token_embeddings", batch_size=64, convert_to_numpy=False)
+    print(f"token states of {len(texts)} chunks in {time.perf_counter() - started:.0f} s")
+    unit = lambda v: v / np.linalg.norm(v)  # noqa: E731
+    chunks, windows_, owner = [], [], []
+    for row, (text, tokens) in enumerate(zip(texts, states)):
+        tokens = tokens.numpy()
+        offsets = model.tokenizer(text, return_offsets_mapping=True, truncation=True,
+                                  max_length=model.max_seq_length)["offset_mapping"]
+        chunks.append(unit(tokens.mean(0)))
+        ends = [0] + [m.end() for m in SENTENCE_END.finditer(text)] + [len(text)]
+        sentences = [(a, b) for a, b in zip(ends, ends[1:]) if b > a]
+        for i, (start, _) in enumerate(sentences):
+            end = sentences[min(i + 1, len(sentences) - 1)][1]
+            inside = [t for t, (s, e) in enumerate(offsets) if e > s and s >= start and e <= end]
+            if inside:
+                windows_.append(unit(tokens[inside].mean(0)))
+                owner.append(row)
+    print(f"{len(owner)} pooled windows for {len(chunk_ids)} chunks")
+    encode = lambda q: model.encode(q, normalize_embeddings=True)  # noqa: E731
+    return np.array(chunks, np.float32), np.array(windows_, np.float32), np.array(owner), encode
+
+
+def evaluate(dump, queries, qrels, chunk_ids, chunk_doc, chunk_vectors, window_vectors, owner_rows, encode) -> None:
+    """Print nDCG@10 of the shipped vector list, the windowed one, and both fused with the dumped BM25."""
+    from ragdesk.evaluation import retrieval as metrics
+    from ragdesk.store import fusion
+    from ragdesk.store.search import Ranked
 
     per_half: dict[str, dict[str, dict]] = {}
     for qid, relevant in qrels.items():
         query = queries[qid]
-        qv = embedder.encode_query(query)
+        qv = encode(query)
         chunk_sim = chunk_vectors @ qv
         best_window = np.full(len(chunk_ids), -1.0, dtype=np.float32)
         np.maximum.at(best_window, owner_rows, window_vectors @ qv)
