@@ -87,10 +87,10 @@ def main() -> None:
         chunk_doc.append(doc)
         spans.setdefault(doc, []).append((start, end, len(chunk_ids) - 1))
         vectors.append(np.frombuffer(blob, dtype=np.float32))
-    chunk_vectors = np.vstack(vectors)
-    if args.pooled:
+    if args.pooled:  # chunk vectors from the same PyTorch pass as the windows
         chunk_vectors, window_vectors, owner_rows, encode = pooled_windows(store, chunk_ids)
-    else:
+    else:  # the index's own chunk vectors
+        chunk_vectors = np.vstack(vectors)
         window_vectors, owner_rows = embedded_windows(args, embedder, spans, len(chunk_ids))
         encode = embedder.encode_query
 
