@@ -79,16 +79,17 @@ def main() -> None:
 
     # Each chunk of the index: its document id, span and vector.
     rows = store.conn.execute(
-        "SELECT c.id, d.path, c.start, c.end, c.embedding FROM chunks c JOIN documents d ON d.id = c.document_id")
-    chunk_ids, chunk_doc, spans, vectors = [], [], {}, []
-    for chunk_id, path, start, end, blob in rows:
+        "SELECT c.id, d.path, c.start, c.end, c.text, c.embedding FROM chunks c JOIN documents d ON d.id = c.document_id")
+    chunk_ids, chunk_doc, spans, texts, vectors = [], [], {}, [], []
+    for chunk_id, path, start, end, text, blob in rows:
         doc = metrics.doc_id_for(path)
         chunk_ids.append(chunk_id)
         chunk_doc.append(doc)
         spans.setdefault(doc, []).append((start, end, len(chunk_ids) - 1))
+        texts.append(text)
         vectors.append(np.frombuffer(blob, dtype=np.float32))
     if args.pooled:  # chunk vectors from the same PyTorch pass as the windows
-        chunk_vectors, window_vectors, owner_rows, encode = pooled_windows(store, chunk_ids)
+        chunk_vectors, window_vectors, owner_rows, encode = pooled_windows(settings.embedding_model, texts)
     else:  # the index's own chunk vectors
         chunk_vectors = np.vstack(vectors)
         window_vectors, owner_rows = embedded_windows(args, embedder, spans, len(chunk_ids))
@@ -121,14 +122,13 @@ def embedded_windows(args, embedder, spans, n_chunks: int):
     return window_vectors, owner_rows
 
 
-def pooled_windows(store, chunk_ids: list[int]):
+def pooled_windows(model_name: str, texts: list[str]):
     """Chunk and window vectors pooled from one PyTorch pass over each chunk's text (late chunking)."""
     from sentence_transformers import SentenceTransformer
 
     from ragdesk.embedder import resolve_model_path
 
-    model = SentenceTransformer(resolve_model_path("all-MiniLM-L6-v2"), device="cpu")
-    texts = [store.conn.execute("SELECT text FROM chunks WHERE id = ?", (c,)).fetchone()[0] for c in chunk_ids]
+    model = SentenceTransformer(resolve_model_path(model_name), device="cpu")
     started = time.perf_counter()
     states = model.encode(texts, output_value="token_embeddings", batch_size=64, convert_to_numpy=False)
     print(f"token states of {len(texts)} chunks in {time.perf_counter() - started:.0f} s")
@@ -147,7 +147,7 @@ def pooled_windows(store, chunk_ids: list[int]):
             if inside:
                 windows_.append(unit(tokens[inside].mean(0)))
                 owner.append(row)
-    print(f"{len(owner)} pooled windows for {len(chunk_ids)} chunks")
+    print(f"{len(owner)} pooled windows for {len(texts)} chunks")
     encode = lambda q: model.encode(q, normalize_embeddings=True)  # noqa: E731
     return np.array(chunks, np.float32), np.array(windows_, np.float32), np.array(owner), encode
 
