@@ -237,6 +237,16 @@ def m007_titles_and_heading_columns(conn: apsw.Connection) -> None:
         conn.execute(f"CREATE VIRTUAL TABLE fts_c{cid}_vocab USING fts5vocab(fts_c{cid}, 'row')")
 
 
+@migration
+def m009_sentence_windows(conn: apsw.Connection) -> None:
+    # A collection may embed each chunk's sentence windows too (ingest/windows.py).
+    # The chunk row keeps its windows' vectors in one blob (NULL: not embedded yet,
+    # empty: the chunk has none), which exact rescoring reads; the collection's
+    # win_c<ID> vec0 table, made when windows are turned on, serves their KNN.
+    conn.execute("ALTER TABLE collections ADD COLUMN sentence_windows INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE chunks ADD COLUMN window_embeddings BLOB")
+
+
 class SchemaTooNew(RagdeskError):
     """The database was written by a newer ragdesk."""
 

@@ -109,6 +109,44 @@ def test_drop_onto_a_collection_row_indexes_into_that_collection(make_window, qt
     assert c.collection == "papers"  # the drop target became the current collection
 
 
+def test_sentence_level_search_is_turned_on_and_off_from_a_collection_menu(make_window, qtbot, tmp_path):
+    from ragdesk.ui.library.jobs import summary_text
+
+    window = make_window()
+    c = window.controller
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "kestrels.txt").write_text(
+        "Kestrels hunt over open fields. They hover facing into the wind. Voles are their main prey. "
+        "Pairs nest on ledges and in old crows' nests."
+    )
+    wait_job(qtbot, window, c.index_paths([docs], "birds"))
+    library = window.library
+
+    def toggle():
+        menu = library.build_context_menu(library.model.collection_index("birds"))
+        action = next(a for a in menu.actions() if a.objectName() == "sentenceWindows")
+        checked = action.isChecked()
+        action.trigger()  # a checkable action flips, and the flip submits the job
+        job = max(c.jobs.values(), key=lambda j: j.id)
+        wait_job(qtbot, window, job)
+        assert job.state == "done", job.error
+        return checked, job
+
+    was_on, on = toggle()
+    assert not was_on and on.kind == "windows-on"
+    assert on.result.windows_filled == 1
+    assert "Sentence windows added to 1 chunk" in summary_text(on)
+    assert c.has_sentence_windows("birds")
+    hits = c.store.search("hovering into the wind", collection="birds", k=1, mode="vector")
+    assert hits and hits[0].score > hits[0].similarity  # scored by its best window
+
+    was_on, off = toggle()
+    assert was_on and off.kind == "windows-off"
+    assert "off in 'birds'" in summary_text(off)
+    assert not c.has_sentence_windows("birds")
+
+
 def test_indexing_can_be_cancelled_and_shows_progress(make_window, qtbot, tmp_path):
     window = make_window()
     folder = tmp_path / "many"

@@ -80,6 +80,11 @@ no_ignore_option = click.option(
     help="Sentence-transformers model (hub id or folder) for a NEW collection; "
     "an existing collection keeps the model it was built with.",
 )
+@click.option(
+    "--sentence-windows/--no-sentence-windows", default=None,
+    help="Also embed every two consecutive sentences (finer vector search, indexing about 2.4x slower); "
+    "kept as the collection's setting. Turning it on fills in the windows of chunks already indexed.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @no_ignore_option
@@ -89,6 +94,7 @@ def index(
     paths: tuple[str, ...],
     collection: str | None,
     embedding_model: str | None,
+    sentence_windows: bool | None,
     as_json: bool,
     quiet: bool,
     no_ignore: bool,
@@ -101,6 +107,8 @@ def index(
     with user_errors(), _ProgressBar(quiet or as_json) as bar:
         if embedding_model:
             store.ensure_collection(collection, embedding_model=embedding_model)
+        if sentence_windows is not None:
+            store.set_sentence_windows(collection, sentence_windows)
         report = store.index([Path(p) for p in paths], collection, progress=bar.update)
     if as_json:
         emit_json(report.to_json())
@@ -111,6 +119,7 @@ def index(
         + (f", {report.moved} moved" if report.moved else "")
         + f"; {report.chunks_added} chunks embedded in {report.seconds:.1f} s"
         + (f"; {report.unsupported} files of other types ignored" if report.unsupported else "")
+        + (f"; sentence windows added to {report.windows_filled} earlier chunks" if report.windows_filled else "")
     )
     if report.skipped:
         click.echo(f"Skipped {len(report.skipped)} file(s):")
@@ -215,7 +224,7 @@ def collections(as_json: bool) -> None:
         c = i.collection
         click.echo(
             f"{c.name}: {i.documents} documents, {i.chunks} chunks, {c.embedding_model} ({c.dimension}-d), "
-            f"{human_bytes(i.size_bytes)}"
+            f"{human_bytes(i.size_bytes)}" + (", sentence windows" if c.sentence_windows else "")
         )
 
 

@@ -4,7 +4,9 @@ The codes live in the collection's vec0 table (``embedding_bits``). sqlite-vec's
 own KNN over them costs time in proportion to k (about 12 ms for k=100 at 100k
 chunks here), while numpy computes every Hamming distance in ~3 ms and can
 afford hundreds of candidates, which the exact rescoring then orders. The
-mirror is rebuilt when the collection's generation counter moves.
+mirror is rebuilt when the collection's generation counter moves. A collection
+with sentence windows has a second mirror, of its windows' codes, whose ids are
+the windows' chunks (a chunk appears once per window).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import apsw
 import numpy as np
 
+from ragdesk.ingest.windows import WINDOW_SLOTS
 from ragdesk.store.collections import Collection
 
 
@@ -26,10 +29,16 @@ class BitIndex:
         self.words = np.ascontiguousarray(codes.T)
 
     @classmethod
-    def load(cls, conn: apsw.Connection, collection: Collection) -> BitIndex:
+    def load(cls, conn: apsw.Connection, collection: Collection, *, windows: bool = False) -> BitIndex:
+        """The chunks' codes, or with ``windows`` the sentence windows' (ids: their chunks)."""
         generation = current_generation(conn, collection)
-        rows = conn.execute(f"SELECT chunk_id, embedding_bits FROM {collection.vec_table}").fetchall()
+        if windows:
+            rows = conn.execute(f"SELECT window_id, embedding_bits FROM {collection.win_table}").fetchall()
+        else:
+            rows = conn.execute(f"SELECT chunk_id, embedding_bits FROM {collection.vec_table}").fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        if windows:
+            ids //= WINDOW_SLOTS
         words = max(1, collection.dimension // 64)
         codes = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.uint64).reshape(len(rows), words)
         return cls(generation, ids, codes)
@@ -38,7 +47,7 @@ class BitIndex:
         return len(self.ids)
 
     def candidates(self, conn: apsw.Connection, query: np.ndarray, n: int) -> list[int]:
-        """The ``n`` chunk ids whose codes are nearest the query's (Hamming distance)."""
+        """The ``n`` ids whose codes are nearest the query's (Hamming distance), in no order."""
         if not len(self.ids):
             return []
         blob = np.ascontiguousarray(query, dtype=np.float32).tobytes()

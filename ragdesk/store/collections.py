@@ -5,7 +5,9 @@ holding each chunk's float vector and its 1-bit quantisation for the fast coarse
 pass) and ``fts_c<ID>`` (contentless FTS5 for BM25). They are per collection
 because a vec0 table fixes its dimension and BM25 statistics should describe
 one collection, not all of them. The FTS table's columns are the chunk text,
-its document's title and its heading path.
+its document's title and its heading path. A collection with sentence windows
+on has a third, ``win_c<ID>`` (vec0), with a vector per window of each chunk
+(``ingest/windows.py``).
 """
 
 from __future__ import annotations
@@ -36,10 +38,16 @@ class Collection:
     dimension: int
     chunk_tokens: int
     chunk_overlap: int
+    sentence_windows: bool = False
 
     @property
     def vec_table(self) -> str:
         return f"vec_c{self.id}"
+
+    @property
+    def win_table(self) -> str:
+        """Vectors of the chunks' sentence windows (when ``sentence_windows`` is on)."""
+        return f"win_c{self.id}"
 
     @property
     def fts_table(self) -> str:
@@ -75,16 +83,17 @@ class CollectionInfo:
             "dimension": c.dimension,
             "chunk_tokens": c.chunk_tokens,
             "chunk_overlap": c.chunk_overlap,
+            "sentence_windows": c.sentence_windows,
             "size_bytes": self.size_bytes,
             "sources": self.sources,
         }
 
 
-_COLUMNS = "id, name, embedding_model, dimension, chunk_tokens, chunk_overlap"
+_COLUMNS = "id, name, embedding_model, dimension, chunk_tokens, chunk_overlap, sentence_windows"
 
 
 def _from_row(row) -> Collection:
-    return Collection(*row)
+    return Collection(*row[:-1], sentence_windows=bool(row[-1]))
 
 
 def get(conn: apsw.Connection, name: str) -> Collection:
@@ -116,6 +125,7 @@ def create(
     dimension: int,
     chunk_tokens: int,
     chunk_overlap: int,
+    sentence_windows: bool = False,
     exist_ok: bool = False,
 ) -> Collection:
     """Create a collection and its vector and keyword tables in one transaction.
@@ -157,7 +167,38 @@ def create(
             f"tokenize='porter unicode61 remove_diacritics 2')"
         )
         conn.execute(f"CREATE VIRTUAL TABLE {collection.vocab_table} USING fts5vocab({collection.fts_table}, 'row')")
+        if sentence_windows:
+            collection = set_sentence_windows(conn, collection, True)
     return collection
+
+
+def set_sentence_windows(conn: apsw.Connection, collection: Collection, on: bool) -> Collection:
+    """Turn a collection's sentence windows on or off; returns the collection as it now is.
+
+    On makes the window table; the chunks already indexed get their windows
+    from the next indexing run (``Indexer.fill_windows``). Off drops the table
+    and every chunk's window vectors. Runs in its own transaction (or the caller's).
+    """
+    with db.transaction(conn):
+        if on:
+            conn.execute(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS {collection.win_table} USING vec0("
+                f"window_id INTEGER PRIMARY KEY, "
+                f"embedding float[{collection.dimension}] distance_metric=cosine, "
+                f"embedding_bits bit[{collection.dimension}])"
+            )
+        else:
+            conn.execute(f"DROP TABLE IF EXISTS {collection.win_table}")
+            conn.execute(
+                "UPDATE chunks SET window_embeddings = NULL WHERE window_embeddings IS NOT NULL"
+                " AND document_id IN (SELECT id FROM documents WHERE collection_id = ?)",
+                (collection.id,),
+            )
+        conn.execute(
+            "UPDATE collections SET sentence_windows = ?, generation = generation + 1 WHERE id = ?",
+            (int(on), collection.id),
+        )
+    return get(conn, collection.name)
 
 
 def delete(conn: apsw.Connection, name: str) -> None:
@@ -167,6 +208,7 @@ def delete(conn: apsw.Connection, name: str) -> None:
         conn.execute(f"DROP TABLE IF EXISTS {collection.vocab_table}")
         conn.execute(f"DROP TABLE IF EXISTS {collection.vec_table}")
         conn.execute(f"DROP TABLE IF EXISTS {collection.fts_table}")
+        conn.execute(f"DROP TABLE IF EXISTS {collection.win_table}")
         # chunks and document_texts go by ON DELETE CASCADE from documents.
         conn.execute("DELETE FROM collections WHERE id = ?", (collection.id,))
 
@@ -182,9 +224,12 @@ def info(conn: apsw.Connection, collection: Collection) -> CollectionInfo:
     table_bytes = db.scalar(
         conn,
         "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat"
-        " WHERE name IN (?, ?) OR name LIKE ? ESCAPE '!' OR name LIKE ? ESCAPE '!'",
+        " WHERE name IN (?, ?, ?) OR name LIKE ? ESCAPE '!' OR name LIKE ? ESCAPE '!' OR name LIKE ? ESCAPE '!'",
         # the tables and their shadow tables ("vec_c1_chunks"), not those of vec_c12
-        (collection.vec_table, collection.fts_table, f"{collection.vec_table}!_%", f"{collection.fts_table}!_%"),
+        (
+            collection.vec_table, collection.fts_table, collection.win_table,
+            f"{collection.vec_table}!_%", f"{collection.fts_table}!_%", f"{collection.win_table}!_%",
+        ),
     )
     # Chunk rows hold about the text once more (overlaps included).
     size = int(table_bytes or 0) + 2 * int(text_bytes)

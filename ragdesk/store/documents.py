@@ -15,6 +15,7 @@ import apsw
 import numpy as np
 
 from ragdesk.ingest.context import title_or_name
+from ragdesk.ingest.windows import WINDOW_SLOTS
 from ragdesk.store import identifiers, search_options
 from ragdesk.store.collections import Collection
 from ragdesk.store.copies import content_hash
@@ -59,10 +60,16 @@ def delete_documents(conn: apsw.Connection, collection: Collection, ids: Iterabl
     """Remove documents and everything derived from them; returns how many went."""
     removed = 0
     for doc_id in ids:
-        chunk_ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE document_id = ?", (doc_id,))]
-        for chunk_id in chunk_ids:
+        rows = conn.execute(
+            "SELECT id, LENGTH(window_embeddings) FROM chunks WHERE document_id = ?", (doc_id,)
+        ).fetchall()
+        chunk_ids = [chunk_id for chunk_id, _ in rows]
+        for chunk_id, window_bytes in rows:
             conn.execute(f"DELETE FROM {collection.vec_table} WHERE chunk_id = ?", (chunk_id,))
             conn.execute(f"DELETE FROM {collection.fts_table} WHERE rowid = ?", (chunk_id,))
+            # One point delete per window (vec0 scans the whole table for a range).
+            for i in range((window_bytes or 0) // (4 * collection.dimension)):
+                conn.execute(f"DELETE FROM {collection.win_table} WHERE window_id = ?", (chunk_id * WINDOW_SLOTS + i,))
         # chunks and document_texts follow by ON DELETE CASCADE.
         conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
         conn.execute(
@@ -102,8 +109,13 @@ def write_document(
     doc: PreparedDocument,
     vectors: np.ndarray,
     replaces: int | None = None,
+    window_vectors: Sequence[np.ndarray] | None = None,
 ) -> int | None:
     """Insert a document with its chunks, vectors and BM25 rows; returns its id.
+
+    ``window_vectors`` holds, per chunk, the vectors of its sentence windows
+    (written when the collection has windows on; without them the chunks wait
+    for ``Indexer.fill_windows``).
 
     Another process indexing the same file into the collection may have
     written it since this run looked: the same content is then left as it is
@@ -157,6 +169,8 @@ def write_document(
             " VALUES (?, ?, vec_quantize_binary(?))",
             (chunk_id, blob, blob),
         )
+        if collection.sentence_windows and window_vectors is not None:
+            write_windows(conn, collection, chunk_id, window_vectors[ordinal])
         # Title and heading path are columns of their own: a query naming the page
         # or the section finds it, with the weight search.BM25_WEIGHTS gives them.
         # Identifier forms follow each, so codes match whole and by parts (identifiers.py).
@@ -168,3 +182,16 @@ def write_document(
             ),
         )
     return doc_id
+
+
+def write_windows(conn: apsw.Connection, collection: Collection, chunk_id: int, vectors: np.ndarray) -> None:
+    """Store a chunk's sentence-window vectors: one blob on the chunk row, one vec0 row each."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, collection.dimension)
+    conn.execute("UPDATE chunks SET window_embeddings = ? WHERE id = ?", (vectors.tobytes(), chunk_id))
+    for i, vector in enumerate(vectors):
+        blob = vector.tobytes()
+        conn.execute(
+            f"INSERT INTO {collection.win_table} (window_id, embedding, embedding_bits)"
+            " VALUES (?, ?, vec_quantize_binary(?))",
+            (chunk_id * WINDOW_SLOTS + i, blob, blob),
+        )

@@ -26,6 +26,7 @@ from ragdesk.ingest import FileEntry, IngestRules, SkipFile, Skipped, extract, l
 from ragdesk.ingest.context import embedding_text
 from ragdesk.ingest.errors import Cancelled
 from ragdesk.ingest.reading import Reading
+from ragdesk.ingest.windows import chunk_windows
 from ragdesk.store import documents
 from ragdesk.store.collections import Collection
 from ragdesk.store.documents import PreparedDocument
@@ -34,6 +35,7 @@ from ragdesk.store.reader import Prepared, ReadAhead
 # Tokens of chunks embedded per encode call and committed per transaction (the
 # embedder splits them into batches of similar length; see ragdesk.embedding.batching).
 COMMIT_TOKENS = 16384  # about 80 full chunks: a crash loses at most a few seconds of work
+WINDOW_FILL_DOCUMENTS = 32  # documents whose chunks' windows fill_windows embeds and commits together
 
 
 @dataclass
@@ -83,6 +85,7 @@ class IndexReport:
     ignored: list[tuple[str, str, bool]] = field(default_factory=list)  # (path, rule, is a folder)
     changes: list[tuple[str, str, str | None]] = field(default_factory=list)  # (what, path, moved from)
     dropped: list[tuple[str, dict[str, int]]] = field(default_factory=list)  # (path, {chrome kind: chars})
+    windows_filled: int = 0  # chunks indexed earlier that got their sentence windows in this run
 
     def ignored_by_rule(self) -> dict[str, dict[str, int]]:
         """``{rule: {"folders": n, "files": m}}`` in the order rules were first met."""
@@ -111,6 +114,7 @@ class IndexReport:
             "ignored_by_rule": self.ignored_by_rule(),
             "changes": [{"change": c, "path": p, "from": old} for c, p, old in self.changes],
             "dropped": [{"path": p, "what": list(kinds), "chars": sum(kinds.values())} for p, kinds in self.dropped],
+            "windows_filled": self.windows_filled,
         }
 
 
@@ -229,6 +233,8 @@ class Indexer:
                 with db.transaction(self.conn):
                     report.removed += documents.delete_documents(self.conn, self.collection, [d.id for d in stale])
                 report.changes += [("removed", doc.path, None) for doc in stale]
+            report.windows_filled, finished = self.fill_windows()
+            report.cancelled = not finished
         report.seconds = time.monotonic() - self._started
         self._emit(phase="done")
         return report
@@ -381,13 +387,18 @@ class Indexer:
             texts = [embedding_text(doc.title, chunk.heading, chunk.text) for doc, _ in batch for chunk in doc.chunks]
         else:
             texts = [chunk.text for doc, _ in batch for chunk in doc.chunks]
-        vectors = self.embedder.encode(texts)
+        windows = (
+            [w for doc, _ in batch for w in chunk_windows(doc.text, [(c.start, c.end) for c in doc.chunks])]
+            if self.collection.sentence_windows else None
+        )
+        vectors, window_vectors = self._embed(texts, windows)
         offset = 0
         with db.transaction(self.conn):
             for doc, replaces in batch:
                 n = len(doc.chunks)
                 written = documents.write_document(
-                    self.conn, self.collection, doc, vectors[offset : offset + n], replaces
+                    self.conn, self.collection, doc, vectors[offset : offset + n], replaces,
+                    window_vectors[offset : offset + n] if window_vectors is not None else None,
                 )
                 offset += n
                 if written is None:
@@ -403,3 +414,69 @@ class Indexer:
             files_done=self._state.files_done + len(batch),
             chunks_done=self._state.chunks_done + len(texts),
         )
+
+    def _embed(self, texts: list[str], windows: list[list[str]] | None):
+        """Vectors of the chunk texts and, when given, of each chunk's windows (one encode call, so batches fill)."""
+        flat = [w for of_chunk in windows or [] for w in of_chunk]
+        vectors = self.embedder.encode(texts + flat)
+        if windows is None:
+            return vectors, None
+        per_chunk, at = [], len(texts)
+        for of_chunk in windows:
+            per_chunk.append(vectors[at : at + len(of_chunk)])
+            at += len(of_chunk)
+        return vectors[: len(texts)], per_chunk
+
+    def fill_windows(self) -> tuple[int, bool]:
+        """Embed the sentence windows of the collection's chunks that lack them.
+
+        Returns how many chunks got them and whether none is left (False when
+        cancelled). Chunks indexed before windows were turned on get them here,
+        a few documents per transaction, so a killed run leaves whole chunks
+        done and the next run does the rest. A chunk without windows gets an
+        empty blob.
+        """
+        if not self.collection.sentence_windows:
+            return 0, True
+        waiting = (
+            " FROM chunks c JOIN documents d ON d.id = c.document_id"
+            " WHERE d.collection_id = ? AND c.window_embeddings IS NULL"
+        )
+        total = None
+        done = 0
+        while True:
+            doc_ids = [r[0] for r in self.conn.execute(
+                f"SELECT DISTINCT c.document_id{waiting} ORDER BY c.document_id LIMIT ?",
+                (self.collection.id, WINDOW_FILL_DOCUMENTS),
+            )]
+            if not doc_ids:
+                break
+            if self.cancel():
+                return done, False
+            if total is None:
+                total = db.scalar(self.conn, f"SELECT COUNT(*){waiting}", (self.collection.id,))
+            self._emit(phase="indexing", detail=f"sentence windows {done:,}/{total:,} chunks")
+            todo: list[tuple[int, list[str]]] = []  # (chunk id, its windows) of chunks still waiting
+            for doc_id in doc_ids:
+                text = db.scalar(self.conn, "SELECT text FROM document_texts WHERE document_id = ?", (doc_id,)) or ""
+                rows = self.conn.execute(
+                    "SELECT id, start, end, window_embeddings IS NULL FROM chunks WHERE document_id = ? ORDER BY ordinal",
+                    (doc_id,),
+                ).fetchall()
+                windows = chunk_windows(text, [(start, end) for _, start, end, _ in rows])
+                todo += [(row[0], w) for row, w in zip(rows, windows) if row[3]]
+            _, window_vectors = self._embed([], [w for _, w in todo])
+            with db.transaction(self.conn):
+                for (chunk_id, _), vectors in zip(todo, window_vectors):
+                    still_waiting = self.conn.execute(
+                        "SELECT 1 FROM chunks WHERE id = ? AND window_embeddings IS NULL", (chunk_id,)
+                    ).fetchone()
+                    if still_waiting:  # not removed or filled by another process meanwhile
+                        documents.write_windows(self.conn, self.collection, chunk_id, vectors)
+                # Searches rebuild their in-memory mirror of the window codes.
+                self.conn.execute("UPDATE collections SET generation = generation + 1 WHERE id = ?",
+                                  (self.collection.id,))
+            done += len(todo)
+        if done:
+            self._emit(detail="")
+        return done, True

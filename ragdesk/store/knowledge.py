@@ -31,7 +31,7 @@ class KnowledgeStore:
         self._embedders: dict[str, object] = {}
         self._pool = None
         self._read_conn = None
-        self._bits: dict[int, object] = {}  # collection id -> BitIndex
+        self._bits: dict = {}  # collection id (or ("windows", id)) -> BitIndex
         self._rerankers: dict[str, object] = {}  # setting value -> Reranker
 
     def close(self) -> None:
@@ -95,8 +95,17 @@ class KnowledgeStore:
             dimension=self.embedder(model).dimension,
             chunk_tokens=self.settings.chunk_tokens,
             chunk_overlap=self.settings.chunk_overlap,
+            sentence_windows=self.settings.sentence_windows,
             exist_ok=exist_ok,
         )
+
+    def set_sentence_windows(self, name: str | None, on: bool) -> Collection:
+        """Turn a collection's sentence windows on or off (created if new).
+
+        Turning them on costs nothing until the next indexing run of the
+        collection, which embeds the windows of the chunks it already has.
+        """
+        return coll.set_sentence_windows(self.conn, self.ensure_collection(name), on)
 
     def delete_collection(self, name: str) -> None:
         coll.delete(self.conn, name)
@@ -282,6 +291,7 @@ class KnowledgeStore:
             self.conn, target, query, vector, k=k, mode=mode,
             keyword=keyword,
             bits=self._bit_index(target),
+            window_bits=self._window_bit_index(target),
         )
 
     def _bit_index(self, target: Collection):
@@ -294,6 +304,23 @@ class KnowledgeStore:
         cached = self._bits.get(target.id)
         if cached is None or cached.generation != current_generation(self.conn, target):
             cached = self._bits[target.id] = BitIndex.load(self.conn, target)
+        return cached
+
+    def _window_bit_index(self, target: Collection):
+        """The in-memory mirror of a collection's sentence-window codes (None without windows).
+
+        Kept at every size: there are about four windows per chunk, and sqlite-vec's
+        exact KNN over tens of thousands of them costs tens of milliseconds.
+        """
+        from ragdesk.store.bitindex import BitIndex, current_generation
+
+        key = ("windows", target.id)
+        if not target.sentence_windows:
+            self._bits.pop(key, None)
+            return None
+        cached = self._bits.get(key)
+        if cached is None or cached.generation != current_generation(self.conn, target):
+            cached = self._bits[key] = BitIndex.load(self.conn, target, windows=True)
         return cached
 
     def _keyword_pool(self):

@@ -9,6 +9,7 @@ search is measured in ``benchmarks/search_latency.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 import apsw
 import numpy as np
 
+from ragdesk.ingest.windows import WINDOW_SLOTS
 from ragdesk.records import Hit
 from ragdesk.store import copies, fusion, identifiers, search_options
 from ragdesk.store.collections import Collection
@@ -29,6 +31,10 @@ EXACT_LIMIT = 20_000
 COARSE_FACTOR = 4  # sqlite-vec's bit KNN slows with k: few candidates
 COARSE_MIN = 64
 MIRROR_CANDIDATES = 200  # the in-memory mirror can afford many more
+WINDOW_DEPTH_FACTOR = 3  # windows fetched per chunk wanted (a chunk's windows often come together)
+MIRROR_WINDOW_FACTOR = 10  # windows taken from the windows' bit mirror per chunk wanted
+VEC0_MAX_K = 4096  # sqlite-vec refuses a larger k
+WINDOWS_PER_CHUNK = 4  # about what two-sentence windows of 200-token chunks come to
 MAX_DEPTH_FACTOR = 16  # how much deeper than usual a search ranks when copies crowd its lists
 # bm25() weights of the FTS columns (text, title, headings): a term in the
 # document's title or the chunk's heading path says more about what the chunk
@@ -84,16 +90,22 @@ def vector_ranking(
     *,
     exact: bool | None = None,
     bits: BitIndex | None = None,
+    window_bits: BitIndex | None = None,
 ) -> list[Ranked]:
     """The ``k`` chunks nearest to the (normalised) query vector, best first.
 
     Small collections get exact float KNN from vec0. Large ones get a coarse
     pass over the 1-bit codes (the in-memory ``bits`` mirror when given,
     otherwise sqlite-vec's own bit KNN) and exact rescoring of its candidates.
+    With sentence windows, a chunk's score is the better of its own and its
+    best window's similarity (``window_bits``: the windows' mirror).
     """
     blob = np.ascontiguousarray(query, dtype=np.float32).tobytes()
+    count = chunk_count(conn, collection) if exact is None or collection.sentence_windows else 0
     if exact is None:
-        exact = chunk_count(conn, collection) <= EXACT_LIMIT
+        exact = count <= EXACT_LIMIT
+    if collection.sentence_windows:
+        return _with_windows(conn, collection, query, k, exact, bits, window_bits, count)
     if exact:
         sql = f"SELECT chunk_id, distance FROM {collection.vec_table} WHERE embedding MATCH ? AND k = ?"
         return [Ranked(cid, 1.0 - dist, 1.0 - dist) for cid, dist in conn.execute(sql, (blob, k))]
@@ -111,20 +123,69 @@ def vector_ranking(
     return sorted(rescore(conn, collection, query, candidates), key=lambda r: -r.score)[:k]
 
 
+def _with_windows(
+    conn: apsw.Connection,
+    collection: Collection,
+    query: np.ndarray,
+    k: int,
+    exact: bool,
+    bits: BitIndex | None,
+    window_bits: BitIndex | None,
+    count: int,
+) -> list[Ranked]:
+    """Chunks ranked by the better of their own cosine and their best sentence window's.
+
+    Candidates are the nearest chunks and the chunks of the windows nearest
+    by their 1-bit codes (the in-memory mirror; without it sqlite-vec's exact
+    KNN while the windows, about four per chunk, stay under ``EXACT_LIMIT``,
+    else its bit KNN). Each candidate is then scored exactly from its row.
+    """
+    chunk_ids = [r.chunk_id for r in vector_ranking(conn, _without_windows(collection), query, k, exact=exact, bits=bits)]
+    if window_bits is not None:
+        chunk_ids += window_bits.candidates(conn, query, max(MIRROR_CANDIDATES, MIRROR_WINDOW_FACTOR * k))
+    else:
+        blob = np.ascontiguousarray(query, dtype=np.float32).tobytes()
+        if count * WINDOWS_PER_CHUNK <= EXACT_LIMIT:
+            sql = f"SELECT window_id FROM {collection.win_table} WHERE embedding MATCH ? AND k = ?"
+            params = (blob, min(VEC0_MAX_K, WINDOW_DEPTH_FACTOR * k))
+        else:
+            sql = (f"SELECT window_id FROM {collection.win_table}"
+                   f" WHERE embedding_bits MATCH vec_quantize_binary(?) AND k = ?")
+            params = (blob, min(VEC0_MAX_K, max(COARSE_MIN, COARSE_FACTOR * WINDOW_DEPTH_FACTOR * k)))
+        chunk_ids += [window_id // WINDOW_SLOTS for (window_id,) in conn.execute(sql, params)]
+    return sorted(rescore(conn, collection, query, list(dict.fromkeys(chunk_ids))), key=lambda r: -r.score)[:k]
+
+
+def _without_windows(collection: Collection) -> Collection:
+    return dataclasses.replace(collection, sentence_windows=False)
+
+
 def rescore(
     conn: apsw.Connection, collection: Collection, query: np.ndarray, chunk_ids: list[int]
 ) -> list[Ranked]:
-    """Exact cosine similarity of the given chunks to the query."""
+    """Exact cosine similarity of the given chunks to the query.
+
+    In a collection with sentence windows the score is the better of the
+    chunk's similarity and its best window's; ``similarity`` stays the chunk's own.
+    """
     if not chunk_ids:
         return []
     # Primary-key reads of the chunk rows: microseconds each, where a point
     # lookup in the vec0 table costs a third of a millisecond.
-    sql = "SELECT embedding FROM chunks WHERE id = ?"
+    query = np.asarray(query, dtype=np.float32)
+    windows = collection.sentence_windows
+    sql = "SELECT embedding, window_embeddings FROM chunks WHERE id = ?" if windows else (
+        "SELECT embedding FROM chunks WHERE id = ?")
     vectors = np.empty((len(chunk_ids), collection.dimension), dtype=np.float32)
+    best_window = np.full(len(chunk_ids), -1.0, dtype=np.float32)
     for i, chunk_id in enumerate(chunk_ids):
-        vectors[i] = np.frombuffer(conn.execute(sql, (chunk_id,)).fetchone()[0], dtype=np.float32)
-    sims = vectors @ np.asarray(query, dtype=np.float32)
-    return [Ranked(cid, float(s), float(s)) for cid, s in zip(chunk_ids, sims)]
+        row = conn.execute(sql, (chunk_id,)).fetchone()
+        vectors[i] = np.frombuffer(row[0], dtype=np.float32)
+        if windows and row[1]:
+            best_window[i] = (np.frombuffer(row[1], dtype=np.float32).reshape(-1, collection.dimension) @ query).max()
+    sims = vectors @ query
+    scores = np.maximum(sims, best_window)
+    return [Ranked(cid, float(score), float(sim)) for cid, score, sim in zip(chunk_ids, scores, sims)]
 
 
 def query_terms(conn: apsw.Connection, text: str) -> list[tuple[str, str]]:
@@ -242,6 +303,7 @@ def search(
     mode: str = "hybrid",
     keyword: list[Ranked] | Future[list[Ranked]] | None = None,
     bits: BitIndex | None = None,
+    window_bits: BitIndex | None = None,
 ) -> list[Hit]:
     """Search one collection; ``query_vector`` is required for vector and hybrid modes.
 
@@ -259,7 +321,7 @@ def search(
     # rank deeper still, up to MAX_DEPTH_FACTOR times, before settling for fewer.
     depth = hybrid_depth(k)
     while True:
-        ranked, more = _ranking(conn, collection, query, query_vector, mode, depth, keyword, bits)
+        ranked, more = _ranking(conn, collection, query, query_vector, mode, depth, keyword, bits, window_bits)
         chosen = _distinct(conn, ranked, k)
         if len(chosen) >= k or not more or depth >= MAX_DEPTH_FACTOR * hybrid_depth(k):
             break
@@ -283,12 +345,13 @@ def _ranking(
     depth: int,
     keyword: list[Ranked] | Future[list[Ranked]] | None,
     bits: BitIndex | None,
+    window_bits: BitIndex | None = None,
 ) -> tuple[list[Ranked], bool]:
     """One mode's ranking ``depth`` deep, and whether a list it came from was cut at ``depth``."""
     if mode == "bm25":
         ranked = bm25_ranking(conn, collection, query, depth)
         return ranked, len(ranked) >= depth
-    vector = vector_ranking(conn, collection, query_vector, depth, bits=bits)
+    vector = vector_ranking(conn, collection, query_vector, depth, bits=bits, window_bits=window_bits)
     if mode == "vector":
         return vector, len(vector) >= depth
     if keyword is None:

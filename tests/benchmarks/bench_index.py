@@ -16,8 +16,10 @@
     ``ragdesk index`` command in a new process (target < 2 s; the embedding model
     must not load).
     ``--skip-raw`` runs the commands alone (their times and peak memory).
+    ``--sentence-windows`` adds ``ragdesk index --sentence-windows`` (the same tree,
+    a collection with sentence windows on) to the rounds.
 Usage: python tests/benchmarks/bench_index.py [--docs 5000] [--rounds 1] [--before PATH]
-       [--files 5000] [--skip-throughput] [--skip-reindex] [--skip-raw]
+       [--files 5000] [--skip-throughput] [--skip-reindex] [--skip-raw] [--sentence-windows]
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from pathlib import Path
 from common import REPO, Timer, scratch_home, write_scifact_corpus
 
 
-def run_index(tree: Path, home: Path, folder: Path, cache: Path) -> tuple[float, float]:
+def run_index(
+    tree: Path, home: Path, folder: Path, cache: Path, options: tuple[str, ...] = ()
+) -> tuple[float, float]:
     """(seconds, peak RSS in MiB) of ``ragdesk index -q folder`` run from ``tree`` in a new process.
 
     The peak is the child's own VmHWM, read from /proc while it runs: its
@@ -42,7 +46,7 @@ def run_index(tree: Path, home: Path, folder: Path, cache: Path) -> tuple[float,
     shares between fork and exec (this process holds the PyTorch model).
     """
     env = dict(os.environ, PYTHONPATH=str(tree), RAGDESK_MODEL_CACHE=str(cache), TOKENIZERS_PARALLELISM="false")
-    cmd = [sys.executable, "-m", "ragdesk", "--home", str(home), "index", "-q", str(folder)]
+    cmd = [sys.executable, "-m", "ragdesk", "--home", str(home), "index", "-q", *options, str(folder)]
     peak_kb = 0
     errors = tempfile.TemporaryFile()  # not a pipe: nobody reads it while the child runs
     with Timer() as t:
@@ -72,7 +76,9 @@ def _vm_hwm_kb(pid: int) -> int:
     return 0
 
 
-def throughput(root: Path, docs: int, rounds: int, before: Path | None, raw_encode: bool = True) -> None:
+def throughput(
+    root: Path, docs: int, rounds: int, before: Path | None, raw_encode: bool = True, windows: bool = False
+) -> None:
     from sentence_transformers import SentenceTransformer
 
     from ragdesk.embedder import Embedder, resolve_model_path
@@ -92,7 +98,11 @@ def throughput(root: Path, docs: int, rounds: int, before: Path | None, raw_enco
     if raw_encode:
         model = SentenceTransformer(resolve_model_path(settings.embedding_model), device="cpu")
         model.encode(texts[:64])  # warm up
-    trees = {"after": REPO} | ({"before": before} if before else {})
+    trees = (
+        {"after": (REPO, ())}
+        | ({"windows": (REPO, ("--sentence-windows",))} if windows else {})
+        | ({"before": (before, ())} if before else {})
+    )
     times: dict[str, list[float]] = {"raw": []} | {k: [] for k in trees}
     peaks: dict[str, list[float]] = {k: [] for k in trees}
     for r in range(rounds):
@@ -100,8 +110,8 @@ def throughput(root: Path, docs: int, rounds: int, before: Path | None, raw_enco
             with Timer() as t:
                 model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
             times["raw"].append(t.seconds)
-        for name, tree in (reversed(trees.items()) if r % 2 else trees.items()):
-            seconds, peak = run_index(tree, root / f"home-{name}-{r}", folder, cache)
+        for name, (tree, options) in (reversed(trees.items()) if r % 2 else trees.items()):
+            seconds, peak = run_index(tree, root / f"home-{name}-{r}", folder, cache, options)
             times[name].append(seconds)
             peaks[name].append(peak)
             print(f"  round {r + 1}: {name:6} {seconds:6.1f} s  peak {peak:5.0f} MiB", flush=True)
@@ -113,7 +123,7 @@ def throughput(root: Path, docs: int, rounds: int, before: Path | None, raw_enco
     for name in trees:
         best = min(times[name])
         ratio = f"ratio raw/command = {raw / best:.2f}  " if raw is not None else ""
-        print(f"  ragdesk index, whole command ({name:6}): {best:6.1f} s  ({len(texts) / best:6.1f} chunks/s)  "
+        print(f"  ragdesk index, whole command ({name:7}): {best:6.1f} s  ({len(texts) / best:6.1f} chunks/s)  "
               f"{ratio}peak memory {max(peaks[name]):.0f} MiB")
     if raw is not None:
         print("  target: ratio >= 2.0 (after)")
@@ -150,12 +160,14 @@ def main() -> None:
     parser.add_argument("--skip-reindex", action="store_true")
     parser.add_argument("--skip-raw", action="store_true",
                         help="run the commands only (their times and peak memory), not the raw encode")
+    parser.add_argument("--sentence-windows", action="store_true",
+                        help="also run ragdesk index --sentence-windows in the same rounds")
     args = parser.parse_args()
     root = scratch_home("index")
     try:
         if not args.skip_throughput:
             throughput(root, args.docs, args.rounds, args.before.resolve() if args.before else None,
-                       raw_encode=not args.skip_raw)
+                       raw_encode=not args.skip_raw, windows=args.sentence_windows)
         if not args.skip_reindex:
             reindex(root, args.files)
     finally:

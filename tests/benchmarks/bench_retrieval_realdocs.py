@@ -14,7 +14,7 @@ folder unless ``--home`` names one to keep and reuse.
 
 Usage: python tests/benchmarks/bench_retrieval_realdocs.py [--work DIR] [--heldout]
        [--modes bm25,vector,hybrid[,hybrid+rerank]] [--reranker NAME|DIR] [--json OUT]
-       [--dump-rankings OUT] [--off OPTIONS]
+       [--dump-rankings OUT] [--off OPTIONS] [--sentence-windows]
 
 A mode may name query-time search options to turn off for it (the ablation):
 ``hybrid:fusion`` (plain RRF), ``hybrid:identifiers``, ``hybrid:dedupe``; ``--off``
@@ -22,6 +22,8 @@ turns options off for the whole run, indexing included: ``titles`` (title and
 heading columns unweighted, no embedded title prefix), ``chrome`` (page chrome
 kept), ``identifiers`` (no identifier forms indexed or asked for). Give each
 ``--off`` run its own ``--home``: the index is built under those settings.
+``--sentence-windows`` indexes into a collection with sentence windows on (give
+it its own ``--home`` too, or an index to add the windows to).
 """
 
 from __future__ import annotations
@@ -193,6 +195,7 @@ def main() -> None:
     parser.add_argument("--dump-rankings", type=Path, help="write every mode's top-100 chunks per query (JSON)")
     parser.add_argument("--off", default="", help="search options off for the whole run, index included "
                         "(comma-separated: titles, identifiers, dedupe, chrome, fusion)")
+    parser.add_argument("--sentence-windows", action="store_true", help="a collection with sentence windows on")
     args = parser.parse_args()
     switch_off(args.off)
 
@@ -224,6 +227,8 @@ def main() -> None:
     store = open_store(args.work / "embeddings.sqlite")
     with store:
         with Timer() as t:
+            if args.sentence_windows:
+                store.set_sentence_windows(None, True)
             report = store.index([folder / "corpus"])
         embedder = store.embedder(store.collection().embedding_model)
         chunks = store.chunk_count()

@@ -13,9 +13,14 @@ fusion's effect side by side on one index.
 ``--home DIR`` keeps the data folder (and its index) for the next run, and
 ``--dump-rankings R.json`` saves each mode's top 100 chunks per query for
 ``fusion_lab.py``, which re-fuses them offline.
+``--sentence-windows`` indexes into a collection with sentence windows on (a
+database of its own; with ``--home`` an existing default index copied to
+``scifact-<backend>-windows.db`` gets only the windows embedded). Each figure is
+also given on the two hash halves of the queries (``fusion_lab.scifact_half``):
+the fusion was tuned on "tune"; "report" was only reported.
 Usage: python tests/benchmarks/bench_retrieval_scifact.py [--limit-docs N] [--json OUT]
        [--backend auto|torch|onnx-int8|compare] [--modes vector,bm25,hybrid[,hybrid:fusion]]
-       [--home DIR] [--dump-rankings R.json]
+       [--home DIR] [--dump-rankings R.json] [--sentence-windows]
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import argparse
 import json
 
 from common import SCIFACT, Timer, kept_home, scratch_home, search_options_off, write_scifact_corpus
+from fusion_lab import scifact_half
 
 
 def main() -> None:
@@ -37,6 +43,8 @@ def main() -> None:
                         "(fusion: plain RRF; identifiers; dedupe)")
     parser.add_argument("--home", help="keep the corpus and index in this folder and reuse them")
     parser.add_argument("--dump-rankings", help="write every mode's top-100 chunks per query (JSON)")
+    parser.add_argument("--sentence-windows", action="store_true",
+                        help="index with sentence windows on (ragdesk index --sentence-windows)")
     args = parser.parse_args()
 
     from ragdesk.evaluation import retrieval as metrics
@@ -56,12 +64,17 @@ def main() -> None:
     by_backend = {}
     dump: dict[str, dict] = {}
     for name in backends:
-        settings = Settings(embedding_backend=name)
-        with KnowledgeStore(root / f"scifact-{name}.db", settings) as store:
+        settings = Settings(embedding_backend=name, sentence_windows=args.sentence_windows)
+        db_name = f"scifact-{name}-windows.db" if args.sentence_windows else f"scifact-{name}.db"
+        with KnowledgeStore(root / db_name, settings) as store:
             engine = store.embedder(settings.embedding_model).engine.backend
             with Timer() as t:
+                if args.sentence_windows:
+                    store.set_sentence_windows(None, True)
                 report = store.index([root / "scifact"])
-            print(f"[{name} -> {engine}] indexed {n} abstracts -> {report.chunks_added} chunks in {t.seconds:.0f} s")
+            print(f"[{name} -> {engine}] indexed {n} abstracts -> {report.chunks_added} chunks"
+                  + (f", windows of {report.windows_filled} earlier chunks" if report.windows_filled else "")
+                  + f" in {t.seconds:.0f} s")
             results = {}
             for mode in modes:
                 base, _, off = mode.partition(":")  # hybrid:fusion = hybrid with plain RRF
@@ -77,11 +90,16 @@ def main() -> None:
 
                 try:
                     with Timer() as t:
-                        scores = metrics.evaluate(queries, qrels, ranked)
+                        per_query = metrics.per_query(queries, qrels, ranked)
                 finally:
                     search_options.use(previous)
-                results[mode] = scores.to_json()
-                print(f"{mode:13} nDCG@10 {scores.ndcg_at_10:.4f}  R@10 {scores.recall_at_10:.4f}  "
+                scores = metrics.report_of(per_query).total
+                halves = {half: metrics.report_of({q: v for q, v in per_query.items() if scifact_half(q) == half})
+                          .total.ndcg_at_10 for half in ("tune", "report")}
+                results[mode] = {**scores.to_json(), "ndcg@10 tune half": halves["tune"],
+                                 "ndcg@10 report half": halves["report"]}
+                print(f"{mode:13} nDCG@10 {scores.ndcg_at_10:.4f} (tune {halves['tune']:.4f}, "
+                      f"report {halves['report']:.4f})  R@10 {scores.recall_at_10:.4f}  "
                       f"R@100 {scores.recall_at_100:.4f}  MRR@10 {scores.mrr_at_10:.4f}  "
                       f"({scores.queries} queries, {t.seconds:.0f} s)")
         by_backend[name] = results

@@ -7,7 +7,9 @@ re-normalised), so BM25 and the vector index see realistic sizes.
 Latency is end to end through ``KnowledgeStore.search`` (query embedding included),
 over SciFact queries; the query-embedding share is printed too. Recall@10 compares
 the quantised coarse pass + exact rescoring with exact float KNN on the same queries.
-Usage: python tests/benchmarks/bench_search.py [--queries 300]
+``--sentence-windows`` measures a collection with sentence windows on: the real
+chunks' windows embedded once (cached), the copies' moved by the same noise.
+Usage: python tests/benchmarks/bench_search.py [--queries 300] [--sentence-windows]
 """
 
 from __future__ import annotations
@@ -53,7 +55,34 @@ def real_chunks(target: int):
     return docs, vectors
 
 
-def fill(store, collection, docs, vectors, *, prefix: str, noise: float, rng) -> None:
+def real_windows(docs, target: int) -> list[np.ndarray]:
+    """Each real chunk's sentence-window vectors, in chunk order, cached on disk."""
+    from ragdesk.embedder import Embedder
+    from ragdesk.ingest.windows import chunk_windows
+    from ragdesk.settings import Settings
+
+    windows = [w for _, text, cs in docs for w in chunk_windows(text, [(c.start, c.end) for c in cs])]
+    cache = CACHE / f"scifact-{target}-windows.npz"
+    if cache.exists():
+        flat = np.load(cache)["vectors"]
+    else:
+        print(f"embedding {sum(map(len, windows))} windows once (cached in {cache}) ...", flush=True)
+        flat = Embedder(Settings().embedding_model).encode([w for ws in windows for w in ws], batch_size=64)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, vectors=flat)
+    per_chunk, at = [], 0
+    for ws in windows:
+        per_chunk.append(flat[at : at + len(ws)])
+        at += len(ws)
+    return per_chunk
+
+
+def _moved(vecs: np.ndarray, noise: float, rng) -> np.ndarray:
+    vecs = vecs + rng.normal(0, noise, vecs.shape).astype(np.float32)
+    return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+
+
+def fill(store, collection, docs, vectors, *, prefix: str, noise: float, rng, windows=None) -> None:
     from ragdesk import db
     from ragdesk.store import documents
 
@@ -61,10 +90,11 @@ def fill(store, collection, docs, vectors, *, prefix: str, noise: float, rng) ->
     with db.transaction(store.conn):
         for doc_id, text, chunks in docs:
             vecs = vectors[offset : offset + len(chunks)]
+            wins = windows[offset : offset + len(chunks)] if windows is not None else None
             offset += len(chunks)
             if noise:
-                vecs = vecs + rng.normal(0, noise, vecs.shape).astype(np.float32)
-                vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+                vecs = _moved(vecs, noise, rng)
+                wins = [_moved(w, noise, rng) for w in wins] if wins is not None else None
             if noise:
                 # A copy's chunks end with a word of their own: 100k different texts, as a real
                 # collection has, not ten copies of each (which the search would merge into one hit).
@@ -74,6 +104,7 @@ def fill(store, collection, docs, vectors, *, prefix: str, noise: float, rng) ->
                 collection,
                 documents.PreparedDocument(f"/{prefix}/{doc_id}.txt", "text", len(text), 0, prefix + doc_id, text, chunks),
                 np.ascontiguousarray(vecs, dtype=np.float32),
+                window_vectors=wins,
             )
 
 
@@ -131,6 +162,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--base", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=100_000)
+    parser.add_argument("--sentence-windows", action="store_true", help="a collection with sentence windows on")
     args = parser.parse_args()
 
     from ragdesk.store import KnowledgeStore
@@ -138,17 +170,18 @@ def main() -> None:
     scratch_home("search")
     queries = [q["text"] for q in read_jsonl(SCIFACT / "queries.jsonl")][: args.queries]
     docs, vectors = real_chunks(args.base)
+    windows = real_windows(docs, args.base) if args.sentence_windows else None
     rng = np.random.default_rng(0)
     with KnowledgeStore() as store:
-        col = store.ensure_collection()
+        col = store.set_sentence_windows(None, True) if args.sentence_windows else store.ensure_collection()
         with Timer() as t:
-            fill(store, col, docs, vectors, prefix="real", noise=0, rng=rng)
+            fill(store, col, docs, vectors, prefix="real", noise=0, rng=rng, windows=windows)
         measure(store, queries, f"{len(vectors)} real chunks")
         recall(store, queries, "10k")
         copies = max(0, round(args.large / len(vectors)) - 1)
         with Timer() as t:
             for c in range(copies):
-                fill(store, col, docs, vectors, prefix=f"synthetic{c}", noise=0.02, rng=rng)
+                fill(store, col, docs, vectors, prefix=f"synthetic{c}", noise=0.02, rng=rng, windows=windows)
         print(f"(added {copies} noisy copies in {t.seconds:.0f} s)")
         measure(store, queries, "100k")
         recall(store, queries, "100k")

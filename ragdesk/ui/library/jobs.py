@@ -68,6 +68,8 @@ def summary_text(job) -> str:
         return f"Created the collection '{job.collection}'."
     if job.kind == "delete":
         return f"Deleted the collection '{job.collection}'."
+    if job.kind == "windows-off":
+        return f"Sentence-level search is off in '{job.collection}'."
     r = job.result
     if r is None:
         return "Cancelled before it started."
@@ -84,6 +86,8 @@ def summary_text(job) -> str:
         text += f" {plural(len(r.skipped), 'file')} skipped."
     if getattr(r, "warnings", None):
         text += f" {plural(len(r.warnings), 'file')} indexed in part."
+    if r.windows_filled:
+        text += f" Sentence windows added to {plural(r.windows_filled, 'chunk')} indexed before."
     return text
 
 
@@ -174,6 +178,8 @@ class JobWidget(QFrame):
             "forget": f"<b>Forgetting {names}</b> from '{job.collection}'",
             "create": f"<b>Creating '{job.collection}'</b>",
             "delete": f"<b>Deleting '{job.collection}'</b>",
+            "windows-on": f"<b>Turning on sentence-level search in '{job.collection}'</b>",
+            "windows-off": f"<b>Turning off sentence-level search in '{job.collection}'</b>",
         }.get(job.kind, job.kind)
         self.title.setText(title)
         if job.state == "queued":
@@ -185,7 +191,7 @@ class JobWidget(QFrame):
             self.bar.setValue(int(1000 * progress.bytes_done / progress.bytes_total))
         else:
             self.bar.setRange(0, 0)
-        self.detail.setText(progress_text(progress) if job.kind in ("index", "resync") else "Working…")
+        self.detail.setText(progress_text(progress) if job.kind in ("index", "resync", "windows-on") else "Working…")
         current = getattr(progress, "current", "") if progress is not None else ""
         detail = getattr(progress, "detail", "") if progress is not None else ""
         # A slow file (a scan being OCR'd) says where it is: "scan.pdf · OCR page 12/50".

@@ -20,6 +20,8 @@ _JOB_FAILURE_TITLES = {
     "forget": "Could not forget the folder",
     "create": "Could not create the collection",
     "delete": "Could not delete the collection",
+    "windows-on": "Could not turn on sentence-level search",
+    "windows-off": "Could not turn off sentence-level search",
 }
 
 
@@ -91,6 +93,14 @@ class LibraryCommands:
 
     def delete_collection(self, name: str) -> IndexJob:
         return self._submit("delete", name)
+
+    def set_sentence_windows(self, collection: str, on: bool) -> IndexJob:
+        """Turn a collection's sentence windows on (embedding those of its chunks) or off."""
+        return self._submit("windows-on" if on else "windows-off", collection)
+
+    def has_sentence_windows(self, collection: str) -> bool:
+        """Whether the collection has sentence windows on, as last read by the worker."""
+        return any(info.name == collection and info.collection.sentence_windows for info in self.collections())
 
     def cancel_job(self, job: IndexJob) -> None:
         job.cancel.set()

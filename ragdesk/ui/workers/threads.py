@@ -48,7 +48,9 @@ class IndexJob:
     """One library operation; the GUI reads ``state``/``progress``/``result`` after each signal."""
 
     id: int
-    kind: str  # "index" | "resync" | "forget" | "create" | "delete" | live sync: "sync" | "catchup"
+    # "index" | "resync" | "forget" | "create" | "delete" | "windows-on" | "windows-off"
+    # | live sync: "sync" | "catchup"
+    kind: str
     collection: str
     paths: list[str] = field(default_factory=list)
     batch: object = None  # a sync job's {WatchTarget: [Path]} from the folder watcher
@@ -237,6 +239,10 @@ class IndexWorker(StoreWorker):
                 self.store.create_collection(job.collection)
             elif job.kind == "delete":
                 self.store.delete_collection(job.collection)
+            elif job.kind in ("windows-on", "windows-off"):
+                self.store.set_sentence_windows(job.collection, job.kind == "windows-on")
+                if job.kind == "windows-on":  # the chunks indexed so far get their windows
+                    job.result = self.store.resync(job.collection, progress=progress, cancel=job.cancel.is_set)
             elif job.kind == "sync":
                 from ragdesk.store.watcher import sync_batch
 
