@@ -181,8 +181,10 @@ def test_turning_windows_on_fills_in_earlier_chunks_and_survives_a_cancelled_run
         len(w) for chunk_id, w in windows_of_chunks(store, collection).items() if chunk_id not in waiting
     )
 
-    second = store.index([folder])
+    details = []
+    second = store.index([folder], progress=lambda p: details.append(p.detail))
     assert not second.cancelled and second.windows_filled == 120 - first.windows_filled
+    assert f"sentence windows: 0 of {second.windows_filled} chunks" in details
     assert waiting_chunks(store, collection) == 0
     assert window_rows(store, collection) == expected_windows(store, collection)
     blobs = dict(store.conn.execute("SELECT id, window_embeddings FROM chunks").fetchall())

@@ -110,7 +110,7 @@ def test_drop_onto_a_collection_row_indexes_into_that_collection(make_window, qt
 
 
 def test_sentence_level_search_is_turned_on_and_off_from_a_collection_menu(make_window, qtbot, tmp_path):
-    from ragdesk.ui.library.jobs import summary_text
+    from ragdesk.ui.library.jobs import progress_text, summary_text
 
     window = make_window()
     c = window.controller
@@ -140,6 +140,11 @@ def test_sentence_level_search_is_turned_on_and_off_from_a_collection_menu(make_
     assert c.has_sentence_windows("birds")
     hits = c.store.search("hovering into the wind", collection="birds", k=1, mode="vector")
     assert hits and hits[0].score > hits[0].similarity  # scored by its best window
+
+    from ragdesk.store.indexer import IndexProgress
+
+    filling = IndexProgress("indexing", detail="sentence windows: 80 of 120 chunks")
+    assert progress_text(filling) == "Sentence windows: 80 of 120 chunks…"
 
     was_on, off = toggle()
     assert was_on and off.kind == "windows-off"

@@ -455,7 +455,7 @@ class Indexer:
                 return done, False
             if total is None:
                 total = db.scalar(self.conn, f"SELECT COUNT(*){waiting}", (self.collection.id,))
-            self._emit(phase="indexing", detail=f"sentence windows {done:,}/{total:,} chunks")
+            self._emit(phase="indexing", current="", detail=f"sentence windows: {done:,} of {total:,} chunks")
             todo: list[tuple[int, list[str]]] = []  # (chunk id, its windows) of chunks still waiting
             for doc_id in doc_ids:
                 text = db.scalar(self.conn, "SELECT text FROM document_texts WHERE document_id = ?", (doc_id,)) or ""

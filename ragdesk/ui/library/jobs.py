@@ -45,6 +45,8 @@ def progress_text(p) -> str:
         return "Removing files that are gone…"
     if p.phase == "done":
         return "Finishing…"
+    if p.detail and not p.current:  # work after the files (a collection's sentence windows)
+        return p.detail[:1].upper() + p.detail[1:] + "…"
     parts = []
     if p.bytes_total > 0:
         parts.append(f"{100 * p.bytes_done // p.bytes_total}% read")
