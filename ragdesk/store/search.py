@@ -177,14 +177,20 @@ def rescore(
     sql = "SELECT embedding, window_embeddings FROM chunks WHERE id = ?" if windows else (
         "SELECT embedding FROM chunks WHERE id = ?")
     vectors = np.empty((len(chunk_ids), collection.dimension), dtype=np.float32)
-    best_window = np.full(len(chunk_ids), -1.0, dtype=np.float32)
+    window_blobs, owners = [], []  # every candidate's windows, scored in one product below
     for i, chunk_id in enumerate(chunk_ids):
         row = conn.execute(sql, (chunk_id,)).fetchone()
         vectors[i] = np.frombuffer(row[0], dtype=np.float32)
         if windows and row[1]:
-            best_window[i] = (np.frombuffer(row[1], dtype=np.float32).reshape(-1, collection.dimension) @ query).max()
+            window_blobs.append(row[1])
+            owners.append(np.full(len(row[1]) // (4 * collection.dimension), i))
     sims = vectors @ query
-    scores = np.maximum(sims, best_window)
+    scores = sims
+    if window_blobs:
+        window_sims = np.frombuffer(b"".join(window_blobs), dtype=np.float32).reshape(-1, collection.dimension) @ query
+        best_window = np.full(len(chunk_ids), -1.0, dtype=np.float32)
+        np.maximum.at(best_window, np.concatenate(owners), window_sims)
+        scores = np.maximum(sims, best_window)
     return [Ranked(cid, float(score), float(sim)) for cid, score, sim in zip(chunk_ids, scores, sims)]
 
 
