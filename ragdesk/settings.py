@@ -76,7 +76,7 @@ class Settings:
     chunk_context: bool = True  # embed chunks under their document title and heading path
     drop_page_chrome: bool = True  # leave web pages' navigation, sidebars and link lists out
     # new collections also embed every two consecutive sentences (ingest/windows.py):
-    # better vector search for questions about one sentence, indexing about 2.4x slower
+    # better vector search for questions about one sentence, indexing 2.2-2.5 times as long
     sentence_windows: bool = False
     default_collection: str = DEFAULT_COLLECTION
     # retrieval

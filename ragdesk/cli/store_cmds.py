@@ -82,7 +82,7 @@ no_ignore_option = click.option(
 )
 @click.option(
     "--sentence-windows/--no-sentence-windows", default=None,
-    help="Also embed every two consecutive sentences (finer vector search, indexing about 2.4x slower); "
+    help="Also embed every two consecutive sentences (finer vector search; indexing takes 2.2-2.5 times as long); "
     "kept as the collection's setting. Turning it on fills in the windows of chunks already indexed.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
