@@ -64,12 +64,12 @@ def main() -> None:
     by_backend = {}
     dump: dict[str, dict] = {}
     for name in backends:
-        settings = Settings(embedding_backend=name, sentence_windows=args.sentence_windows)
+        settings = Settings(embedding_backend=name)
         db_name = f"scifact-{name}-windows.db" if args.sentence_windows else f"scifact-{name}.db"
         with KnowledgeStore(root / db_name, settings) as store:
             engine = store.embedder(settings.embedding_model).engine.backend
             with Timer() as t:
-                if args.sentence_windows:
+                if args.sentence_windows:  # a new collection, or the copied default index: windows on
                     store.set_sentence_windows(None, True)
                 report = store.index([root / "scifact"])
             print(f"[{name} -> {engine}] indexed {n} abstracts -> {report.chunks_added} chunks"
