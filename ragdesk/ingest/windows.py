@@ -75,3 +75,12 @@ def chunk_windows(text: str, chunks: Sequence[tuple[int, int]]) -> list[list[str
         if chunks[owner][0] <= start and len(out[owner]) < MAX_WINDOWS:
             out[owner].append(" ".join(" ".join(text[a:b].split()) for a, b in spans[i : i + SENTENCES_PER_WINDOW]))
     return out
+
+
+def per_chunk(vectors: Sequence, windows: Sequence[Sequence[str]]) -> list:
+    """The vectors of every window, embedded in one flat run, cut back into one slice per chunk."""
+    out, at = [], 0
+    for of_chunk in windows:
+        out.append(vectors[at : at + len(of_chunk)])
+        at += len(of_chunk)
+    return out

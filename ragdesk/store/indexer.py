@@ -26,7 +26,7 @@ from ragdesk.ingest import FileEntry, IngestRules, SkipFile, Skipped, extract, l
 from ragdesk.ingest.context import embedding_text
 from ragdesk.ingest.errors import Cancelled
 from ragdesk.ingest.reading import Reading
-from ragdesk.ingest.windows import chunk_windows
+from ragdesk.ingest.windows import chunk_windows, per_chunk
 from ragdesk.store import documents
 from ragdesk.store.collections import Collection
 from ragdesk.store.documents import PreparedDocument
@@ -421,11 +421,7 @@ class Indexer:
         vectors = self.embedder.encode(texts + flat)
         if windows is None:
             return vectors, None
-        per_chunk, at = [], len(texts)
-        for of_chunk in windows:
-            per_chunk.append(vectors[at : at + len(of_chunk)])
-            at += len(of_chunk)
-        return vectors[: len(texts)], per_chunk
+        return vectors[: len(texts)], per_chunk(vectors[len(texts) :], windows)
 
     def fill_windows(self) -> tuple[int, bool]:
         """Embed the sentence windows of the collection's chunks that lack them.

@@ -296,15 +296,10 @@ class KnowledgeStore:
 
     def _bit_index(self, target: Collection):
         """The in-memory mirror of a large collection's bit codes (None for small ones)."""
-        from ragdesk.store.bitindex import BitIndex, current_generation
-
         if search_mod.chunk_count(self.conn, target) <= search_mod.EXACT_LIMIT:
             self._bits.pop(target.id, None)
             return None
-        cached = self._bits.get(target.id)
-        if cached is None or cached.generation != current_generation(self.conn, target):
-            cached = self._bits[target.id] = BitIndex.load(self.conn, target)
-        return cached
+        return self._mirror(target.id, target, windows=False)
 
     def _window_bit_index(self, target: Collection):
         """The in-memory mirror of a collection's sentence-window codes (None without windows).
@@ -312,15 +307,19 @@ class KnowledgeStore:
         Kept at every size: there are about four windows per chunk, and sqlite-vec's
         exact KNN over tens of thousands of them costs tens of milliseconds.
         """
-        from ragdesk.store.bitindex import BitIndex, current_generation
-
         key = ("windows", target.id)
         if not target.sentence_windows:
             self._bits.pop(key, None)
             return None
+        return self._mirror(key, target, windows=True)
+
+    def _mirror(self, key, target: Collection, *, windows: bool):
+        """The cached BitIndex under ``key``, loaded again when the collection's generation moved."""
+        from ragdesk.store.bitindex import BitIndex, current_generation
+
         cached = self._bits.get(key)
         if cached is None or cached.generation != current_generation(self.conn, target):
-            cached = self._bits[key] = BitIndex.load(self.conn, target, windows=True)
+            cached = self._bits[key] = BitIndex.load(self.conn, target, windows=windows)
         return cached
 
     def _keyword_pool(self):

@@ -58,7 +58,7 @@ def real_chunks(target: int):
 def real_windows(docs, target: int) -> list[np.ndarray]:
     """Each real chunk's sentence-window vectors, in chunk order, cached on disk."""
     from ragdesk.embedder import Embedder
-    from ragdesk.ingest.windows import chunk_windows
+    from ragdesk.ingest.windows import chunk_windows, per_chunk
     from ragdesk.settings import Settings
 
     windows = [w for _, text, cs in docs for w in chunk_windows(text, [(c.start, c.end) for c in cs])]
@@ -70,11 +70,7 @@ def real_windows(docs, target: int) -> list[np.ndarray]:
         flat = Embedder(Settings().embedding_model).encode([w for ws in windows for w in ws], batch_size=64)
         CACHE.mkdir(parents=True, exist_ok=True)
         np.savez(cache, vectors=flat)
-    per_chunk, at = [], 0
-    for ws in windows:
-        per_chunk.append(flat[at : at + len(ws)])
-        at += len(ws)
-    return per_chunk
+    return per_chunk(flat, windows)
 
 
 def _moved(vecs: np.ndarray, noise: float, rng) -> np.ndarray:
