@@ -92,3 +92,33 @@ def test_the_app_starts_on_a_collection_that_exists(make_window, qtbot, tmp_path
     qtbot.waitUntil(lambda: again.controller.collection_infos is not None, timeout=WAIT_MS)
     assert again.controller.collection == "X" and again.mode_bar.collection_box.currentData() == "X"
     assert Settings.load().default_collection == "default"  # the CLI's default is not changed by the window
+
+
+@pytest.mark.slow  # two windows, a second's wait: CI's slow pass runs it
+def test_the_last_used_collection_survives_a_slow_model_worker(make_window, qtbot, tmp_path, ragdesk_home,
+                                                               monkeypatch):
+    # The window's last used collection reached the chat session only after the session had
+    # reported the settings' default; a collection read landing in between moved the window
+    # to the first collection. Slowing the session's collection change made that happen every time.
+    import time
+
+    from ragdesk.ui.chat.engine_worker import ModelWorker
+
+    original = ModelWorker.set_collection
+
+    def slow_set_collection(self, name):
+        time.sleep(1.0)
+        original(self, name)
+
+    monkeypatch.setattr(ModelWorker, "set_collection", slow_set_collection)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "tea.txt").write_text("Green tea steeps at 80 degrees for two minutes.")
+    _terminal_index(ragdesk_home, tmp_path / "notes", "X")
+    window = make_window()
+    qtbot.waitUntil(lambda: window.controller.collection == "X", timeout=WAIT_MS)
+    window.close()
+    _terminal_index(ragdesk_home, tmp_path / "notes", "A-first")
+    again = make_window()
+    qtbot.waitUntil(lambda: again.controller.collection_infos is not None, timeout=WAIT_MS)
+    qtbot.wait(1500)  # longer than the slowed change: any late correction has landed
+    assert again.controller.collection == "X" and again.mode_bar.collection_box.currentData() == "X"

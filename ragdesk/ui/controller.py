@@ -193,9 +193,9 @@ class AppController(LibraryCommands, ConversationCommands, QObject):
 
     def start(self) -> None:
         """Start the workers; reload the model used last time, in the background."""
+        self.model_worker.start_collection = self.collection  # before its thread runs: no race
         for t in self._threads:
             t.start()
-        self._collection.emit(self.collection)
         self.db_watch.start()
         if self.settings.adapter:
             self.set_adapter(self.settings.adapter)

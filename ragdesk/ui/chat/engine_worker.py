@@ -45,6 +45,10 @@ class ModelWorker(ComparisonWork):
         super().__init__(settings, db_path)
         self.session = None
         self._model_ref: str | None = None  # what to reload after an engine setting changes
+        # The collection the window starts on (its last used), set before the thread starts:
+        # the session's first choices then carry it, instead of the settings' default
+        # briefly replacing it in the window while the collections are first read.
+        self.start_collection: str | None = None
 
     @Slot()
     def start(self) -> None:
@@ -53,6 +57,8 @@ class ModelWorker(ComparisonWork):
         from ragdesk.chat import ChatSession
 
         self.session = ChatSession(self.store, settings=self.settings)
+        if self.start_collection:
+            self.session.collection = self.start_collection
         self._report_availability()
         self.list_models()
         self.ready.emit()
