@@ -283,6 +283,64 @@ def test_the_guard_keeps_a_clear_bm25_winner_first_and_only_then():
     assert fuse(vector, apart, "what is it", 10, lean)[0].chunk_id == 1
 
 
+def test_the_title_guard_keeps_the_page_the_query_names_first():
+    from ragdesk.store.fusion import FusionRule, fuse
+    from ragdesk.store.search import Ranked
+
+    vector = [Ranked(1, 0.9, 0.9), Ranked(9, 0.8, 0.8)]
+    close = [Ranked(9, 4.2), Ranked(1, 4.0)]  # no clear BM25 winner: RRF alone puts 1 first
+    rule = FusionRule(rrf_k=10.0, title_guard=True)
+    assert fuse(vector, close, "q", 10, rule)[0].chunk_id == 1
+    assert fuse(vector, close, "q", 10, rule, title_named=True)[0].chunk_id == 9
+    assert fuse(vector, close, "q", 10, FusionRule(rrf_k=10.0), title_named=True)[0].chunk_id == 1
+    assert fuse(vector, [], "q", 10, rule, title_named=True)[0].chunk_id == 1
+
+
+def test_a_query_names_a_title_by_its_words_or_by_the_page_part(store, tmp_path):
+    from ragdesk.store.search import names_title
+
+    docs = write(tmp_path / "docs", {
+        "E0382.html": "<html><head><title>E0382 - Error codes index</title></head><body>"
+                      "<p>A value was used after it was moved.</p></body></html>",
+        "iter.html": "<html><head><title>std::iter - Rust</title></head><body><p>Composable iteration.</p></body></html>",
+        "Documentation.rst": "Documentation\n=============\n\nMacros that find tools for manuals.\n",
+        "the.md": "# The\n\nA page whose title is a function word.\n",
+        "plain.txt": "No title here at all.",
+    })
+    store.index([docs])
+    chunk = {Path(p).name: cid for cid, p in store.conn.execute(
+        "SELECT c.id, d.path FROM chunks c JOIN documents d ON d.id = c.document_id")}
+    assert names_title(store.conn, "What does Rust error E0382 mean?", chunk["E0382.html"])
+    assert names_title(store.conn, "e0382 error codes index", chunk["E0382.html"])
+    assert not names_title(store.conn, "What does error E0383 mean?", chunk["E0382.html"])
+    assert names_title(store.conn, "what is in std::iter?", chunk["iter.html"])
+    assert not names_title(store.conn, "std iterators", chunk["iter.html"])
+    assert names_title(store.conn, "How do I use the DOCUMENTATION module?", chunk["Documentation.rst"])
+    assert not names_title(store.conn, "The documentation of the module", chunk["the.md"])
+    assert not names_title(store.conn, "No title here", chunk["plain.txt"])
+
+
+def test_hybrid_search_keeps_the_page_titled_by_the_query_first(store, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from ragdesk.store import fusion
+
+    docs = write(tmp_path / "docs", {
+        "Documentation.rst": "Documentation\n=============\n\n"
+                             "Use this module to find tools for manuals, books, guides and printed pages.\n",
+        # A policy page that uses the question's words more often: the vector search's first.
+        "CMP0106.rst": "CMP0106\n=======\n\n"
+                       "Use of the Documentation module, use of its module variables, and documentation of their use.\n",
+        **{f"Find{n}.rst": f"Find{n}\n=====\n\nThe Find{n} module finds library number {n}.\n" for n in range(4)},
+    })
+    store.index([docs])
+    query = "How do I use the Documentation module?"
+    first = {mode: Path(store.search(query, k=3, mode=mode)[0].path).name for mode in ("bm25", "vector", "hybrid")}
+    assert first == {"bm25": "Documentation.rst", "vector": "CMP0106.rst", "hybrid": "Documentation.rst"}
+    monkeypatch.setattr(fusion, "TUNED", replace(fusion.TUNED, title_guard=False))
+    assert Path(store.search(query, k=3, mode="hybrid")[0].path).name == "CMP0106.rst"  # what the guard prevents
+
+
 def test_the_sources_panel_says_where_else_the_text_is(qtbot, copied):
     from ragdesk.ui.chat.sources_panel import CitationsPanel
 

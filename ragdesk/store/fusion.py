@@ -16,7 +16,15 @@ BM25 and vector in every dev category:
   (``identifiers.names_identifier``): codes are what BM25 finds and a
   sentence embedding blurs;
 * a guard: BM25's first chunk stays first when its score beats BM25's second
-  by 1.2 times (a rare exact lexical match, such as a pasted sentence).
+  by 1.2 times (a rare exact lexical match, such as a pasted sentence);
+* a title guard: BM25's first chunk also stays first when the query names its
+  document's title ("What is CMP0048?" and the page titled ``CMP0048``; "How
+  do I use the Documentation module?" and the page titled ``Documentation``).
+  Without it, a page that mentions the name in a passage the vector search
+  likes could take first place: with sentence windows on, two identifier
+  questions of the dev set lost their page to one. The caller tells ``fuse``
+  whether the title is named (``search.names_title``): the rankings alone do
+  not know titles.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ class FusionRule:
     ident_w_bm25: float = 1.0  # BM25's weight instead of w_bm25 when the query names an identifier
     ident_rrf_k: float | None = None  # the RRF constant for such queries (None: rrf_k)
     guard: float | None = None  # BM25's first stays first when its score >= guard x its second's
+    title_guard: bool = False  # BM25's first stays first when the query names its document's title
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -49,12 +58,16 @@ class FusionRule:
 
 
 PLAIN_RRF = FusionRule()
-TUNED = FusionRule(rrf_k=10.0, w_bm25=0.85, w_vector=1.0, ident_w_bm25=3.0, guard=1.2)  # see fusion_lab.py
+TUNED = FusionRule(rrf_k=10.0, w_bm25=0.85, w_vector=1.0, ident_w_bm25=3.0, guard=1.2,
+                   title_guard=True)  # see fusion_lab.py
 
 
 def fuse(vector: list[Ranked], keyword: list[Ranked], query: str, depth: int,
-         rule: FusionRule = TUNED) -> list[Ranked]:
-    """The best ``depth`` chunks of both rankings under ``rule``, best first."""
+         rule: FusionRule = TUNED, *, title_named: bool = False) -> list[Ranked]:
+    """The best ``depth`` chunks of both rankings under ``rule``, best first.
+
+    ``title_named``: the query names the title of the document of BM25's first chunk.
+    """
     from ragdesk.store.search import Ranked
 
     named = (rule.ident_w_bm25 != rule.w_bm25 or rule.ident_rrf_k is not None) and identifiers.names_identifier(query)
@@ -70,7 +83,8 @@ def fuse(vector: list[Ranked], keyword: list[Ranked], query: str, depth: int,
             for rank, item in enumerate(ranking, start=1):
                 scores[item.chunk_id] = scores.get(item.chunk_id, 0.0) + weight / (rrf_k + rank)
     order = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-    if rule.guard is not None and _clear_winner(keyword, rule.guard):
+    kept_first = rule.guard is not None and _clear_winner(keyword, rule.guard)
+    if keyword and (kept_first or (rule.title_guard and title_named)):
         top = keyword[0].chunk_id
         order = [(top, order[0][1] + 1e-9)] + [kv for kv in order if kv[0] != top]
     return [Ranked(cid, score, similarity.get(cid)) for cid, score in order[:depth]]

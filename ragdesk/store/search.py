@@ -49,6 +49,7 @@ MAX_QUERY_TERMS = 64
 MAX_DISTINCT_WORDS = 2000  # stems looked at before choosing (bounds work on a 100 KB query)
 
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
+_TITLE_SITE_SEPARATOR = re.compile(r"\s[-|\u2013\u2014]\s")  # "Page - Site", "Page | Site", en and em dashes
 # Function words that only add noise to an OR-query (ranking barely changes,
 # speed improves a lot on large collections).
 _STOPWORDS = frozenset(
@@ -365,8 +366,36 @@ def _ranking(
     elif isinstance(keyword, Future):
         keyword = keyword.result()
     rule = fusion.TUNED if search_options.active().fusion == "tuned" else fusion.PLAIN_RRF
-    return fusion.fuse(vector, keyword, query, depth, rule), len(vector) >= depth or len(keyword) >= depth
+    named = rule.title_guard and bool(keyword) and names_title(conn, query, keyword[0].chunk_id)
+    fused = fusion.fuse(vector, keyword, query, depth, rule, title_named=named)
+    return fused, len(vector) >= depth or len(keyword) >= depth
 
 
 def _distinct(conn: apsw.Connection, ranked: list[Ranked], k: int) -> list[Ranked]:
     return copies.distinct(conn, ranked, k) if search_options.active().dedupe else ranked[:k]
+
+
+def names_title(conn: apsw.Connection, query: str, chunk_id: int) -> bool:
+    """Whether ``query`` names the title of the chunk's document (``query_names_title``)."""
+    row = conn.execute(
+        "SELECT d.title FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?", (chunk_id,)
+    ).fetchone()
+    return bool(row) and query_names_title(query, row[0])
+
+
+def query_names_title(query: str, title: str | None) -> bool:
+    """Whether ``query`` holds the words of ``title``, in order, case aside.
+
+    The page's own name in a "Page - Site" title counts too ("E0382 - Error
+    codes index", "std::iter - Rust"). A title of function words alone names nothing.
+    """
+    if not title:
+        return False
+    words = [w.lower() for w in _WORD_RE.findall(query)]
+    for name in dict.fromkeys((title, _TITLE_SITE_SEPARATOR.split(title, maxsplit=1)[0])):
+        named = [w.lower() for w in _WORD_RE.findall(name)]
+        if named and not all(w in _STOPWORDS for w in named):
+            n = len(named)
+            if any(words[i : i + n] == named for i in range(len(words) - n + 1)):
+                return True
+    return False

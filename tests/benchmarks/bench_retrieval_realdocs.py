@@ -41,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from build_realdocs_devset import DEFAULT_WORK, build  # noqa: E402
-from common import Timer, scratch_home, search_options_off  # noqa: E402
+from common import Timer, dump_hits, scratch_home, search_options_off  # noqa: E402
 
 METRICS = (("mrr@10", "MRR@10"), ("hit@1", "hit@1"), ("ndcg@10", "nDCG@10"), ("recall@10", "R@10"),
            ("recall@100", "R@100"))
@@ -140,11 +140,7 @@ def run_modes(store, modes, queries, qrels, dump: dict | None) -> dict:
             latencies.append((time.perf_counter() - start) * 1000)
             per_query[qid] = metrics.query_metrics(metrics.ranked_documents(hits, ids)[:100], qrels[qid])
             if dump is not None:
-                dump.setdefault(qid, {})[mode] = [
-                    (ids(h.path), h.chunk_id, round(h.score, 5),
-                     None if h.similarity is None else round(h.similarity, 5))
-                    for h in hits[:100]
-                ]
+                dump_hits(dump.setdefault(qid, {}), mode, hits, ids)
         if previous is not None:
             from ragdesk.store import search_options
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from common import SCIFACT, Timer, kept_home, scratch_home, search_options_off, write_scifact_corpus
+from common import SCIFACT, Timer, dump_hits, kept_home, scratch_home, search_options_off, write_scifact_corpus
 from fusion_lab import scifact_half
 
 
@@ -83,9 +83,7 @@ def main() -> None:
                 def ranked(text, base=base, mode=mode):
                     hits = store.search(text, k=300, mode=base)
                     if args.dump_rankings:
-                        dump.setdefault(text, {})[mode] = [
-                            (metrics.doc_id_for(h.path), h.chunk_id, round(h.score, 5),
-                             None if h.similarity is None else round(h.similarity, 5)) for h in hits[:100]]
+                        dump_hits(dump.setdefault(text, {}), mode, hits, metrics.doc_id_for)
                     return metrics.ranked_documents(hits)[:100]
 
                 try:

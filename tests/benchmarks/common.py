@@ -50,6 +50,18 @@ def search_options_off(names: list[str]):
     return search_options.use(search_options.active(), **changes)
 
 
+def dump_hits(entry: dict, mode: str, hits, doc_id) -> None:
+    """Record one mode's top 100 for ``fusion_lab.py``: [document id, chunk id, score, cosine] each.
+
+    BM25's first hit also leaves its document's title (``bm25_title``): the
+    fusion's title guard asks whether the query names it.
+    """
+    entry[mode] = [(doc_id(h.path), h.chunk_id, round(h.score, 5),
+                    None if h.similarity is None else round(h.similarity, 5)) for h in hits[:100]]
+    if mode == "bm25" and hits:
+        entry["bm25_title"] = hits[0].title
+
+
 def read_jsonl(path: Path) -> list[dict]:
     with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]

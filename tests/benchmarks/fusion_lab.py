@@ -43,10 +43,14 @@ def scifact_half(query_id: str) -> str:
     return "tune" if stable_hash("scifact:" + query_id) % 2 == 0 else "report"
 
 
-def fused_documents(rule, query: str, bm25: Dumped, vector: Dumped) -> list[str]:
-    """Documents in the order ragdesk's fusion under ``rule`` ranks their best chunk."""
+def fused_documents(rule, query: str, bm25: Dumped, vector: Dumped, bm25_title: str | None = None) -> list[str]:
+    """Documents in the order ragdesk's fusion under ``rule`` ranks their best chunk.
+
+    ``bm25_title``: the title of BM25's first hit's document, for the title
+    guard (dumps made before it have none: the guard then never fires).
+    """
     from ragdesk.store import fusion
-    from ragdesk.store.search import Ranked
+    from ragdesk.store.search import Ranked, query_names_title
 
     if rule == "bm25":
         return list(dict.fromkeys(d for d, *_ in bm25))
@@ -54,14 +58,18 @@ def fused_documents(rule, query: str, bm25: Dumped, vector: Dumped) -> list[str]
         return list(dict.fromkeys(d for d, *_ in vector))
     doc_of = {chunk: doc for doc, chunk, _, _ in [*bm25, *vector]}
     fused = fusion.fuse([Ranked(c, s, sim) for _, c, s, sim in vector],
-                        [Ranked(c, s, sim) for _, c, s, sim in bm25], query, 200, rule)
+                        [Ranked(c, s, sim) for _, c, s, sim in bm25], query, 200, rule,
+                        title_named=query_names_title(query, bm25_title))
     return list(dict.fromkeys(doc_of[r.chunk_id] for r in fused))
 
 
 def candidate_rules() -> dict[str, object]:
+    from dataclasses import replace
+
     from ragdesk.store.fusion import PLAIN_RRF, TUNED, FusionRule
 
-    rules: dict[str, object] = {"bm25": "bm25", "vector": "vector", "plain rrf k=60": PLAIN_RRF, "shipped": TUNED}
+    rules: dict[str, object] = {"bm25": "bm25", "vector": "vector", "plain rrf k=60": PLAIN_RRF, "shipped": TUNED,
+                                "shipped, no title guard": replace(TUNED, title_guard=False)}
     for k in (5, 10, 20, 30, 60):
         for w in (0.7, 0.85, 1.0, 1.2, 1.5):
             for wi in (3.0, 5.0, 10.0):
@@ -83,7 +91,8 @@ def evaluate(rule, dump: dict, queries: dict[str, str], qrels: dict[str, dict[st
     per_query = {}
     for qid, relevant in qrels.items():
         if qid in dump:
-            ranking = fused_documents(rule, queries[qid], dump[qid]["bm25"], dump[qid]["vector"])
+            ranking = fused_documents(rule, queries[qid], dump[qid]["bm25"], dump[qid]["vector"],
+                                      dump[qid].get("bm25_title"))
             per_query[qid] = metrics.query_metrics(ranking[:100], relevant)
     return metrics.report_of(per_query)
 
