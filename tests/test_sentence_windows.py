@@ -141,6 +141,27 @@ def test_a_chunk_is_found_by_its_best_window(store, tmp_path):
     assert store.search(QUERY, k=1, mode="vector")[0].chunk_id == birds_chunk
 
 
+def test_a_collection_with_windows_fuses_by_its_own_rule(store, tmp_path):
+    from ragdesk.store import fusion
+
+    store.index([write(tmp_path / "docs", {"birds.txt": BIRDS, "decoy.txt": DECOY})])
+    # Without windows: reciprocal-rank fusion, k=10, at most 1/11 + 0.85/11.
+    assert all(h.score <= 1.85 / 11 + 1e-9 for h in store.search(QUERY, k=2, mode="hybrid"))
+
+    store.set_sentence_windows(None, True)
+    store.index([tmp_path / "docs"])
+    rule = fusion.tuned_rule(True)
+    assert rule is fusion.WINDOWS_TUNED and rule.method == "convex"
+    vector = {h.chunk_id: h.score for h in store.search(QUERY, k=5, mode="vector")}
+    bm25 = {h.chunk_id: h.score for h in store.search(QUERY, k=5, mode="bm25")}
+    hits = store.search(QUERY, k=2, mode="hybrid")
+    assert len(hits) == 2 and Path(hits[0].path).name == "birds.txt"
+    for hit in hits:  # each list's score scaled by its best, BM25 weighted by the rule
+        expected = (vector.get(hit.chunk_id, 0.0) / max(vector.values())
+                    + rule.w_bm25 * bm25.get(hit.chunk_id, 0.0) / max(bm25.values()))
+        assert hit.score == pytest.approx(expected, abs=1e-5)
+
+
 def test_the_coarse_path_of_large_collections_finds_windows_too(store, tmp_path, monkeypatch):
     store.settings.sentence_windows = True
     files = {f"filler{i}.txt": f"{FILLER[i]} {FILLER[(i + 3) % 10]} {FILLER[(i + 5) % 10]}" for i in range(10)}

@@ -365,7 +365,8 @@ def _ranking(
         keyword = bm25_ranking(conn, collection, query, depth)
     elif isinstance(keyword, Future):
         keyword = keyword.result()
-    rule = fusion.TUNED if search_options.active().fusion == "tuned" else fusion.PLAIN_RRF
+    tuned = search_options.active().fusion == "tuned"
+    rule = fusion.tuned_rule(collection.sentence_windows) if tuned else fusion.PLAIN_RRF
     named = rule.title_guard and bool(keyword) and names_title(conn, query, keyword[0].chunk_id)
     fused = fusion.fuse(vector, keyword, query, depth, rule, title_named=named)
     return fused, len(vector) >= depth or len(keyword) >= depth

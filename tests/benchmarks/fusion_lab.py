@@ -19,6 +19,10 @@ SciFact ``report`` half and the held-out dump (``--heldout H.json``) are printed
 for the chosen rule only, never used to choose. Lists are 100 deep, so figures
 can differ a little from a live search (which fuses deeper lists).
 
+Run it on dumps of default collections to choose ``fusion.TUNED``, and on dumps
+of collections with sentence windows (the benchmarks' ``--sentence-windows``)
+to choose ``fusion.WINDOWS_TUNED``.
+
 Usage: python tests/benchmarks/fusion_lab.py --realdocs R.json --scifact S.json
        [--heldout H.json] [--work DIR] [--top N]
 """
@@ -66,22 +70,27 @@ def fused_documents(rule, query: str, bm25: Dumped, vector: Dumped, bm25_title: 
 def candidate_rules() -> dict[str, object]:
     from dataclasses import replace
 
-    from ragdesk.store.fusion import PLAIN_RRF, TUNED, FusionRule
+    from ragdesk.store.fusion import PLAIN_RRF, TUNED, WINDOWS_TUNED, FusionRule
 
+    # "shipped" fuses collections without sentence windows, "shipped (windows)" those with them.
     rules: dict[str, object] = {"bm25": "bm25", "vector": "vector", "plain rrf k=60": PLAIN_RRF, "shipped": TUNED,
+                                "shipped (windows)": WINDOWS_TUNED,
                                 "shipped, no title guard": replace(TUNED, title_guard=False)}
+    # Every rule of the grid keeps the title guard (a page the query names by its title stays first).
     for k in (5, 10, 20, 30, 60):
-        for w in (0.7, 0.85, 1.0, 1.2, 1.5):
+        for w in (0.3, 0.5, 0.7, 0.85, 1.0, 1.2, 1.5):
             for wi in (3.0, 5.0, 10.0):
-                rules[f"rrf k={k} w_bm25={w} ident={wi}"] = FusionRule(rrf_k=k, w_bm25=w, ident_w_bm25=wi)
+                rules[f"rrf k={k} w_bm25={w} ident={wi}"] = FusionRule(
+                    rrf_k=k, w_bm25=w, ident_w_bm25=wi, title_guard=True)
     for k in (5, 10, 20):
-        for w in (0.7, 0.85, 1.0):
+        for w in (0.5, 0.7, 0.85, 1.0):
             for guard in (1.1, 1.2, 1.3, 1.5, 2.0):
                 rules[f"rrf k={k} w_bm25={w} ident=3.0 guard={guard}"] = FusionRule(
-                    rrf_k=k, w_bm25=w, ident_w_bm25=3.0, guard=guard)
+                    rrf_k=k, w_bm25=w, ident_w_bm25=3.0, guard=guard, title_guard=True)
     for w in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2):
         for wi in (1.0, 2.0, 3.0, 5.0):
-            rules[f"convex w_bm25={w} ident={wi}"] = FusionRule(method="convex", w_bm25=w, ident_w_bm25=wi * w)
+            rules[f"convex w_bm25={w} ident={wi}"] = FusionRule(
+                method="convex", w_bm25=w, ident_w_bm25=wi * w, title_guard=True)
     return rules
 
 
@@ -139,7 +148,7 @@ def main() -> None:
     head = f"{'rule':34}" + "".join(f"{c:>9}" for c in categories) + f"{'dev all':>9}{'gap':>8}{'id@1':>7}{'sci tune':>10}"
     print("real docs dev MRR@10 per category, SciFact tune nDCG@10")
     print(head)
-    shown = ["bm25", "vector", "plain rrf k=60", "shipped", *order[: args.top], *others[:3]]
+    shown = ["bm25", "vector", "plain rrf k=60", "shipped", "shipped (windows)", *order[: args.top], *others[:3]]
     for name in dict.fromkeys(shown):
         cells = "".join(f"{dev[name].categories[c].mrr_at_10:9.3f}" for c in categories)
         mark = "" if name in feasible or name in ("bm25", "vector") else "  (loses on dev)"
